@@ -15,6 +15,7 @@ function(ltc_add_plugin target)
   set_target_properties(${target} PROPERTIES
     PREFIX "lib" OUTPUT_NAME "ltc_${ARG_NAME}"
     LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIRECTORY})
+  target_compile_definitions(${target} PRIVATE LTC_PLUGIN_VERSION="${ARG_VERSION}")
   target_link_options(${target} PRIVATE "LINKER:--no-undefined")
   set(LTC_PLUGIN_NAME ${ARG_NAME})
   set(LTC_PLUGIN_LIBRARY libltc_${ARG_NAME}.so)

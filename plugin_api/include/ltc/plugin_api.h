@@ -65,6 +65,10 @@ extern "C" {
 #define LTC_PLUGIN_EXPORT __attribute__((visibility("default")))
 #endif
 
+/* DLPack 0.6 has no boolean type. Booleans cross as this type code (kDLBool
+ * from DLPack 0.8 on), 8 bits, 1 lane: one byte per element, 0 or 1. */
+#define LTC_DL_BOOL_CODE 6
+
 /* ------------------------------------------------------------------------ */
 /* Opaque objects. Each is created and destroyed by the plugin.             */
 /* ------------------------------------------------------------------------ */
@@ -111,8 +115,8 @@ typedef struct LtcClientCreateArgs {
 /* A host value that becomes a 0-dim device buffer. */
 typedef struct LtcScalar {
   size_t struct_size;
-  /* kDLInt (bits 64) uses `i`, kDLFloat (bits 64) uses `f`,
-   * kDLUInt (bits 1 or 8, lanes 1) is a boolean in `i` (0 or 1). */
+  /* The buffer's dtype. Integer and boolean (LTC_DL_BOOL_CODE) types take
+   * their value from `i`, floating types from `f`. */
   DLDataType dtype;
   int64_t i;
   double f;

@@ -1,0 +1,48 @@
+# make demo   installs what is missing, builds, trains a model on `lazy`
+# make test   installs what is missing, builds, runs every test
+# make deps   installs the Debian packages this project needs, if missing
+
+PYTHON   ?= /usr/bin/python3
+BUILD    ?= build
+JOBS     ?= 2
+SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
+PYTHONPATH_BUILD := $(CURDIR)/$(BUILD)/lib/python3/dist-packages
+
+DEB_PACKAGES := cmake ninja-build g++ ccache pkg-config \
+  libtorch-dev python3-torch libboost-dev libspdlog-dev libgtest-dev \
+  libdlpack-dev python3-pytest python3-sklearn python3-yaml \
+  libopenblas0-pthread
+
+.PHONY: deps build test demo install clean
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD) -G Ninja \
+	  -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+	  -DCMAKE_INSTALL_LIBDIR=lib
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j$(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	LTC_BUILD_DIR=$(CURDIR)/$(BUILD) PYTHONPATH=$(PYTHONPATH_BUILD) \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/python
+
+demo: build
+	PYTHONPATH=$(PYTHONPATH_BUILD) $(PYTHON) examples/train_digits.py
+
+install: build
+	cmake --install $(BUILD) --prefix $(or $(PREFIX),/usr/local)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,121 @@
+// The lazy core's backend, forwarding to a plugin through the C ABI.
+//
+// Tracing and lowering stay in the host (LibTorch's TorchScript lowering);
+// compile, execute and data transfer go to the plugin.
+#pragma once
+
+#include <ltc/loader.h>
+
+#include <torch/csrc/lazy/backend/backend_interface.h>
+#include <torch/csrc/lazy/ts_backend/ts_backend_impl.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+namespace ltc::host {
+
+// A plugin buffer; destroyed through the plugin when the last owner goes.
+class BufferHandle {
+ public:
+  BufferHandle(const PluginClient& client, LtcBuffer* buffer)
+      : client_(client), buffer_(buffer) {}
+  ~BufferHandle() { client_.api().buffer_destroy(client_.get(), buffer_); }
+  BufferHandle(const BufferHandle&) = delete;
+  BufferHandle& operator=(const BufferHandle&) = delete;
+  LtcBuffer* get() const { return buffer_; }
+
+ private:
+  const PluginClient& client_;
+  LtcBuffer* buffer_;
+};
+
+// Lazy-core data backed by a plugin buffer. Derives from TSData because
+// LibTorch's TorchScript lowering casts every parameter to TSData (it reads
+// `scalar` to type scalar inputs).
+class PluginData final : public torch::lazy::TSData {
+ public:
+  PluginData(std::shared_ptr<BufferHandle> buffer, const torch::lazy::Shape& shape,
+             const torch::lazy::BackendDevice& device, bool has_data);
+  PluginData(std::shared_ptr<BufferHandle> buffer, const at::Scalar& scalar,
+             const torch::lazy::BackendDevice& device);
+
+  void Assign(const torch::lazy::BackendData& data) override;
+  bool HasValue() const override { return has_data_; }
+  LtcBuffer* buffer() const { return buffer_->get(); }
+
+ private:
+  std::shared_ptr<BufferHandle> buffer_;
+  bool has_data_;
+};
+
+class PluginBackend final : public torch::lazy::BackendImplInterface {
+ public:
+  explicit PluginBackend(std::unique_ptr<PluginClient> client);
+
+  const PluginClient& client() const { return *client_; }
+  std::string name() const { return client_->plugin().name(); }
+
+  void PrepareToExit() const override;
+  void SetRngSeed(size_t seed) const override;
+  const torch::lazy::IrBuilder* GetIrBuilder() const override;
+
+  torch::lazy::BackendDataPtr MakeComputationDataFromTensor(
+      const at::Tensor& tensor, const torch::lazy::Shape& shape,
+      const torch::lazy::BackendDevice& device) const override;
+  torch::lazy::BackendDataPtr MakeComputationDataFromScalar(
+      const at::Scalar& scalar,
+      const torch::lazy::BackendDevice& device) const override;
+  torch::lazy::BackendDataPtr CreateDataPlaceholder(
+      const torch::lazy::BackendDevice& device,
+      const torch::lazy::Shape& shape) const override;
+  torch::lazy::BackendDataPtr GetComputationDataFromNode(
+      torch::lazy::Node* node) const override;
+  at::Tensor MakeTensorFromComputationData(
+      const torch::lazy::BackendDataPtr data,
+      c10::optional<at::ScalarType> logical_scalar_type) const override;
+
+  std::unique_ptr<torch::lazy::LoweringContext> CreateLoweringContext(
+      const std::string& name, torch::lazy::BackendDevice device,
+      c10::ArrayRef<torch::lazy::Node*> post_order,
+      torch::lazy::Util::EmissionMap emit_status) const override;
+  std::unique_ptr<torch::lazy::LoweringContext> CreateLoweringContext(
+      const std::string& name, torch::lazy::BackendDevice device) const override;
+  std::vector<std::string> GetCompilationDevices(
+      const std::string& device, c10::ArrayRef<std::string> devices) const override;
+  std::vector<torch::lazy::ComputationPtr> Compile(
+      std::vector<torch::lazy::ComputationPtr> instances) const override;
+  std::vector<torch::lazy::BackendDataPtr> ExecuteComputation(
+      torch::lazy::ComputationPtr computation,
+      c10::ArrayRef<torch::lazy::BackendDataPtr> arguments,
+      const torch::lazy::BackendDevice& device) const override;
+
+  std::shared_ptr<torch::lazy::BackendDeviceType> GetDefaultDeviceType() const override;
+  void SetDefaultDeviceType(int8_t type) override;
+  int64_t GetDefaultDeviceOrdinal() const override;
+  void SetDefaultDeviceOrdinal(int64_t ordinal) override;
+  at::DeviceType EagerFallbackDeviceType() const override;
+  std::vector<torch::lazy::BackendDevice> GetBackendDevices() const override;
+  std::string CreateMetricReport() const override;
+  torch::lazy::BackendDevice GetBackendDevice(c10::Device device) const override;
+  std::string GetComputationBackendText(
+      const torch::lazy::ComputationPtr computation) const override;
+
+ private:
+  void Check(LtcError* error) const { client_->Check(error); }
+  std::shared_ptr<BufferHandle> Own(LtcBuffer* buffer) const;
+  int32_t Ordinal(const torch::lazy::BackendDevice& device) const;
+
+  std::unique_ptr<PluginClient> client_;
+  std::shared_ptr<torch::lazy::BackendDeviceType> device_type_;
+  at::DeviceType eager_fallback_;
+  int32_t device_count_;
+  std::atomic<int64_t> default_ordinal_{0};
+};
+
+// The serialized form of a lowered graph sent to plugins
+// (LTC_GRAPH_FORMAT_TORCHSCRIPT): a TorchScript archive whose
+// forward(self, p0, ...) returns the graph's results as one tuple.
+std::string ExportTorchScriptArchive(torch::jit::Graph& graph);
+
+}  // namespace ltc::host

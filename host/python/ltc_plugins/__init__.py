@@ -1,0 +1,80 @@
+"""ltc_plugins: run PyTorch's Lazy Tensor Core through a backend plugin.
+
+    import ltc_plugins, torch
+    ltc_plugins.init()                      # LTC_BACKEND, else "ts_cpu"
+    x = torch.ones(3, device="lazy") * 2    # traced, run by the plugin
+    torch._lazy.mark_step()
+
+Environment:
+    LTC_BACKEND       plugin name, absolute path to a plugin's .so, or a
+                      comma-separated preference list (default: ts_cpu)
+    LTC_PLUGIN_PATH   colon-separated directories searched before the
+                      plugins installed next to libltc_host.so
+    LTC_HOST_LIBRARY  path of libltc_host.so, to override the one found
+                      relative to this package
+    SPDLOG_LEVEL      e.g. "ltc=debug" to see how the plugin was chosen
+"""
+import os
+from pathlib import Path
+import threading
+
+import torch
+
+__all__ = ["init", "backend", "plugins", "host_library"]
+
+_lock = threading.Lock()
+_loaded = False
+
+
+def host_library() -> str:
+    """Path of libltc_host.so: $LTC_HOST_LIBRARY, else the one in the tree
+    this package is part of (<prefix>/lib/python3/dist-packages/ltc_plugins
+    beside <prefix>/lib/libltc_host.so)."""
+    override = os.environ.get("LTC_HOST_LIBRARY")
+    if override:
+        return override
+    return str(Path(__file__).resolve().parents[3] / "libltc_host.so")
+
+
+def _load_host() -> None:
+    global _loaded
+    with _lock:
+        if _loaded:
+            return
+        path = host_library()
+        if not os.path.exists(path):
+            raise RuntimeError(
+                f"ltc_plugins: libltc_host.so not found at {path}; "
+                "set LTC_HOST_LIBRARY to its path")
+        torch.ops.load_library(path)
+        _loaded = True
+
+
+def init(backend: str = None) -> str:
+    """Loads the backend plugin and makes it the lazy core's backend.
+
+    `backend` has LTC_BACKEND's syntax; None or "" means LTC_BACKEND, else
+    "ts_cpu". Returns the name of the plugin in use. Raises RuntimeError
+    naming every directory searched and why each candidate was rejected
+    when no plugin can be loaded."""
+    _load_host()
+    return torch.ops.ltc.init(backend or "")
+
+
+def backend() -> str:
+    """The name of the plugin in use, or "" before init()."""
+    _load_host()
+    return torch.ops.ltc.backend()
+
+
+def plugins() -> list:
+    """Every plugin the host can find, as `ltc-plugins list` shows them:
+    dicts with name, version, abi, path, available (bool) and reason.
+    Lists without initialising any device."""
+    _load_host()
+    rows = []
+    for row in torch.ops.ltc.plugins():
+        entry = dict(row)
+        entry["available"] = entry["available"] == "yes"
+        rows.append(entry)
+    return rows

@@ -1,0 +1,97 @@
+// A TorchScript backend behind the plugin ABI: compiles the graphs the
+// host lowers and runs them with TorchScript's GraphExecutor, as LibTorch's
+// in-tree lazy backend does, on one kind of device.
+#pragma once
+
+#include <ltc/plugin_adapter.h>
+
+#include <ATen/ATen.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace ltc::torchscript {
+
+// Data on the device, a scalar argument, or a placeholder with no data.
+class TsBuffer final : public plugin::Buffer {
+ public:
+  TsBuffer(at::Tensor tensor, int32_t device);
+  TsBuffer(const at::Scalar& scalar, at::Tensor tensor, int32_t device);
+  TsBuffer(DLDataType dtype, std::vector<int64_t> shape, int32_t device);
+
+  DLDataType dtype() const override { return dtype_; }
+  const std::vector<int64_t>& shape() const override { return shape_; }
+  int32_t device_ordinal() const override { return device_; }
+  bool has_data() const override { return tensor_.defined(); }
+
+  const at::Tensor& tensor() const { return tensor_; }
+  // The value bound to a scalar (float/int) graph input.
+  at::Scalar scalar() const;
+
+ private:
+  at::Tensor tensor_;
+  c10::optional<at::Scalar> scalar_;
+  DLDataType dtype_;
+  std::vector<int64_t> shape_;
+  int32_t device_;
+};
+
+class TsExecutable final : public plugin::Executable {
+ public:
+  explicit TsExecutable(std::shared_ptr<torch::jit::Graph> graph);
+
+  size_t num_parameters() const override { return scalar_parameter_.size(); }
+  size_t num_results() const override { return num_results_; }
+
+  // Runs the graph; `arguments` are bound to its inputs in order.
+  std::vector<at::Tensor> Run(const std::vector<plugin::Buffer*>& arguments);
+
+ private:
+  std::shared_ptr<torch::jit::Graph> graph_;
+  torch::jit::GraphExecutor executor_;
+  std::vector<bool> scalar_parameter_;  // per input: scalar, else tensor
+  size_t num_results_;
+};
+
+// Reads a graph in LTC_GRAPH_FORMAT_TORCHSCRIPT back into the multi-output
+// graph the host lowered (tensor inputs, scalar inputs, tensor outputs).
+std::shared_ptr<torch::jit::Graph> ReadTorchScriptArchive(
+    const void* data, size_t size, const at::Device& device);
+
+class TsClient final : public plugin::Client {
+ public:
+  // `kind` is the device kind reported to the host ("cpu", "cuda").
+  TsClient(at::DeviceType device_type, int32_t device_count, std::string kind);
+
+  int32_t device_count() override { return device_count_; }
+  const char* device_kind() override { return kind_.c_str(); }
+  DLDeviceType eager_fallback_device() override;
+
+  std::unique_ptr<plugin::Buffer> buffer_from_host(DLManagedTensor* tensor,
+                                                   int32_t device) override;
+  std::unique_ptr<plugin::Buffer> buffer_from_scalar(const LtcScalar& scalar,
+                                                     int32_t device) override;
+  std::unique_ptr<plugin::Buffer> buffer_create_placeholder(
+      DLDataType dtype, std::vector<int64_t> shape, int32_t device) override;
+  DLManagedTensor* buffer_to_host(plugin::Buffer& buffer) override;
+
+  std::unique_ptr<plugin::Executable> compile(const LtcCompileArgs& args) override;
+  void execute(plugin::Executable& executable, int32_t device,
+               const std::vector<plugin::Buffer*>& arguments,
+               std::vector<std::unique_ptr<plugin::Buffer>>& results) override;
+  void synchronize(int32_t device) override;
+  void set_rng_seed(uint64_t seed) override;
+
+ private:
+  at::Device DeviceFor(int32_t ordinal) const;
+
+  at::DeviceType device_type_;
+  int32_t device_count_;
+  std::string kind_;
+};
+
+}  // namespace ltc::torchscript

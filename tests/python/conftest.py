@@ -1,0 +1,53 @@
+"""Helpers for tests that need a fresh process: the lazy core holds one
+backend per process, so every scenario runs in its own interpreter."""
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+BUILD_DIR = Path(os.environ.get("LTC_BUILD_DIR", Path(__file__).resolve().parents[2] / "build"))
+PLUGIN_DIR = BUILD_DIR / "lib" / "ltc-plugins"
+TEST_PLUGIN_DIR = BUILD_DIR / "tests" / "plugins"
+PYTHONPATH = BUILD_DIR / "lib" / "python3" / "dist-packages"
+HERE = Path(__file__).resolve().parent
+
+
+class Result:
+    def __init__(self, completed):
+        self.returncode = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+
+    def values(self):
+        """The dict the script printed on its last stdout line."""
+        import ast
+        return ast.literal_eval(self.stdout.strip().splitlines()[-1])
+
+
+def run_python(code, env=None, pythonpath=PYTHONPATH, timeout=300):
+    """Runs `code` in a fresh interpreter, with LTC_* cleared from the
+    environment unless given in `env`."""
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith("LTC_") and k != "SPDLOG_LEVEL"}
+    full_env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), str(HERE)])
+    full_env.update(env or {})
+    completed = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=full_env,
+        capture_output=True, text=True, timeout=timeout)
+    return Result(completed)
+
+
+def run_ok(code, **kwargs):
+    result = run_python(code, **kwargs)
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="session")
+def build_dir():
+    if not (BUILD_DIR / "lib" / "libltc_host.so").exists():
+        pytest.fail(f"no build at {BUILD_DIR}: run `make test`")
+    return BUILD_DIR

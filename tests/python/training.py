@@ -1,0 +1,29 @@
+"""A small training loop used by several tests, importable in subprocesses.
+
+run(device) trains an MLP for a few SGD steps from fixed weights and data,
+and returns the per-step losses and the final weights as lists."""
+import torch
+
+
+def run(device, steps=5, backend_init=None):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
+    x = torch.randn(8, 16)
+    y = torch.randint(0, 4, (8,))
+    if backend_init is not None:
+        backend_init()
+    model = model.to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x.to(device)), y.to(device))
+        loss.backward()
+        optimizer.step()
+        if device == "lazy":
+            import torch._lazy
+            torch._lazy.mark_step()
+        losses.append(loss.item())
+    weights = [p.detach().cpu().flatten().tolist() for p in model.parameters()]
+    return losses, weights
