@@ -3,6 +3,7 @@
 run(device) trains an MLP for a few SGD steps from fixed weights and data,
 and returns the per-step losses and the final weights as lists."""
 import torch
+import torch._lazy
 
 
 def run(device, steps=5, backend_init=None):
@@ -22,7 +23,6 @@ def run(device, steps=5, backend_init=None):
         loss.backward()
         optimizer.step()
         if device == "lazy":
-            import torch._lazy
             torch._lazy.mark_step()
         losses.append(loss.item())
     weights = [p.detach().cpu().flatten().tolist() for p in model.parameters()]

@@ -1,0 +1,118 @@
+"""Choosing a plugin: LTC_BACKEND, preference lists, paths, and the error a
+user sees when nothing loads."""
+import shutil
+
+from conftest import PLUGIN_DIR, TEST_PLUGIN_DIR, run_ok, run_python
+
+INIT = """
+import torch, torch._lazy, ltc_plugins
+name = ltc_plugins.init({request!r})
+x = torch.arange(6.0).to("lazy") * 2
+torch._lazy.mark_step()
+print({{"name": name, "backend": ltc_plugins.backend(), "sum": x.sum().item()}})
+"""
+
+
+def init(request="", env=None):
+    return run_python(INIT.format(request=request), env=env)
+
+
+def test_default_is_ts_cpu(build_dir):
+    values = run_ok(INIT.format(request="")).values()
+    assert values == {"name": "ts_cpu", "backend": "ts_cpu", "sum": 30.0}
+
+
+def test_ltc_backend_names_the_plugin(build_dir):
+    result = init(env={"LTC_BACKEND": "ts_cpu"})
+    assert result.returncode == 0, result.stderr
+    assert result.values()["name"] == "ts_cpu"
+
+
+def test_absolute_path_to_shared_object(build_dir):
+    path = str(PLUGIN_DIR / "libltc_ts_cpu.so")
+    result = init(env={"LTC_BACKEND": path})
+    assert result.returncode == 0, result.stderr
+    assert result.values()["sum"] == 30.0
+
+
+def test_preference_list_falls_back_with_a_warning(build_dir):
+    result = init(env={"LTC_BACKEND": "no_such_backend,ts_cpu"})
+    assert result.returncode == 0, result.stderr
+    assert result.values()["name"] == "ts_cpu"
+    assert "warn" in result.stderr and "no_such_backend: not found" in result.stderr
+
+
+def test_preference_list_skips_a_plugin_whose_init_fails(build_dir):
+    result = init(env={"LTC_BACKEND": "init_fails,ts_cpu",
+                       "LTC_PLUGIN_PATH": str(TEST_PLUGIN_DIR / "init_fails")})
+    assert result.returncode == 0, result.stderr
+    assert result.values()["name"] == "ts_cpu"
+    assert "frobnicator not connected" in result.stderr
+
+
+def test_nothing_loads_explains_every_candidate(build_dir, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    path = f"{TEST_PLUGIN_DIR / 'unavailable'}:{empty}"
+    result = init("ts_missing,unavailable", env={"LTC_PLUGIN_PATH": path})
+    assert result.returncode != 0
+    error = result.stderr
+    assert 'no LTC backend could be loaded for "ts_missing,unavailable"' in error
+    assert str(empty) in error and str(PLUGIN_DIR) in error
+    assert "ts_missing: not found" in error
+    assert "unavailable: no test accelerator present" in error
+    assert "Segmentation fault" not in error and "core dumped" not in error
+
+
+def test_second_backend_in_one_process_is_refused(build_dir):
+    result = run_python("""
+        import ltc_plugins
+        ltc_plugins.init("ts_cpu")
+        try:
+            ltc_plugins.init("ts_cuda")
+        except RuntimeError as e:
+            print({"error": str(e)})
+    """)
+    assert result.returncode == 0, result.stderr
+    assert "already in use" in result.values()["error"]
+
+
+def test_plugins_lists_without_initialising(build_dir):
+    values = run_ok("""
+        import ltc_plugins
+        rows = ltc_plugins.plugins()
+        print({"rows": rows, "backend": ltc_plugins.backend()})
+    """).values()
+    assert values["backend"] == "", "listing must not initialise a backend"
+    ts_cpu = [row for row in values["rows"] if row["name"] == "ts_cpu"]
+    assert len(ts_cpu) == 1
+    assert ts_cpu[0]["available"] is True and ts_cpu[0]["abi"] == "1.1"
+    assert ts_cpu[0]["path"].endswith("libltc_ts_cpu.so")
+
+
+def test_moved_install_tree_trains_like_eager(build_dir, tmp_path):
+    import subprocess
+    prefix = tmp_path / "prefix"
+    subprocess.run(["cmake", "--install", str(build_dir), "--prefix", str(prefix)],
+                   check=True, capture_output=True)
+    moved = tmp_path / "moved"
+    shutil.move(str(prefix), str(moved))
+    for path in ["lib/libltc_host.so", "lib/ltc-plugins/libltc_ts_cpu.so",
+                 "lib/ltc-plugins/ts_cpu.ltcplugin", "include/ltc/plugin_api.h",
+                 "include/ltc/host.h", "bin/ltc-plugins",
+                 "lib/python3/dist-packages/ltc_plugins/__init__.py"]:
+        assert (moved / path).exists(), path
+    code = f"""
+        import torch, training
+        torch.ops.load_library({str(moved / 'lib' / 'libltc_host.so')!r})
+        assert torch.ops.ltc.init("") == "ts_cpu"
+        lazy = training.run("lazy")
+        eager = training.run("cpu")
+        print({{"lazy": lazy, "eager": eager}})
+    """
+    values = run_ok(code, pythonpath=moved / "lib" / "python3" / "dist-packages").values()
+    lazy_losses, eager_losses = values["lazy"][0], values["eager"][0]
+    assert all(abs(a - b) <= 1e-5 * max(1.0, abs(b)) for a, b in zip(lazy_losses, eager_losses))
+    listing = subprocess.run([str(moved / "bin" / "ltc-plugins"), "list"],
+                             capture_output=True, text=True, check=True).stdout
+    assert "ts_cpu" in listing and str(moved / "lib" / "ltc-plugins") in listing
