@@ -38,8 +38,9 @@ class Run:
 
     def __init__(self, device, initial_state, lr):
         self.device = device
-        self.model = make_model().to(device)
+        self.model = make_model()
         self.model.load_state_dict(initial_state)
+        self.model.to(device)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=lr, momentum=0.9)
         self.seconds = 0.0
 
