@@ -1,0 +1,269 @@
+// Finding manifests in the search path, listing plugins and choosing the
+// backend a request names.
+#include <ltc/loader.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <optional>
+#include <string_view>
+#include <system_error>
+
+#include "internal.h"
+
+namespace ltc {
+namespace {
+
+namespace fs = std::filesystem;
+using loader_internal::AbiText;
+using loader_internal::Log;
+
+constexpr const char* kPathVariable = "LTC_PLUGIN_PATH";
+constexpr const char* kBackendVariable = "LTC_BACKEND";
+constexpr const char* kDefaultBackend = "ts_cpu";
+constexpr const char* kManifestExtension = ".ltcplugin";
+
+std::vector<std::string> SplitNonEmpty(std::string_view text, char separator) {
+  std::vector<std::string> pieces;
+  while (!text.empty()) {
+    const auto end = std::min(text.find(separator), text.size());
+    if (end > 0) pieces.emplace_back(text.substr(0, end));
+    text.remove_prefix(std::min(end + 1, text.size()));
+  }
+  return pieces;
+}
+
+std::string Join(const std::vector<std::string>& pieces, const std::string& separator) {
+  std::string joined;
+  for (const std::string& piece : pieces) {
+    if (!joined.empty()) joined += separator;
+    joined += piece;
+  }
+  return joined;
+}
+
+// Why `path` cannot be searched, or empty when it can.
+std::string DirectoryProblem(const fs::path& path) {
+  std::error_code error;
+  const fs::file_status status = fs::status(path, error);
+  if (!fs::exists(status)) return "does not exist";
+  if (!fs::is_directory(status)) return "not a directory";
+  return {};
+}
+
+// "/p/lib/ltc-plugins (next to libltc_host.so; does not exist)"
+std::string Describe(const SearchDirectory& directory) {
+  const std::string problem = DirectoryProblem(directory.path);
+  return directory.path.string() + " (" + directory.origin +
+         (problem.empty() ? "" : "; " + problem) + ")";
+}
+
+// One *.ltcplugin file found in a search directory.
+struct ManifestFile {
+  fs::path path;
+  std::optional<Manifest> manifest;  // empty when the file could not be read
+  std::string error;                 // why it could not be read
+
+  // The name the manifest gives; for an unreadable one, the name its file
+  // name promises, so that a request for that name reports the problem.
+  std::string name() const { return manifest ? manifest->name : path.stem().string(); }
+};
+
+ManifestFile ReadManifestFile(const fs::path& path) {
+  ManifestFile file{path, std::nullopt, {}};
+  try {
+    file.manifest = ReadManifest(path);
+    Log().debug("manifest {}: name {}, ABI {}, library {}", path.string(), file.manifest->name,
+                AbiText(file.manifest->abi_major, file.manifest->abi_minor),
+                file.manifest->library.string());
+  } catch (const std::runtime_error& error) {
+    file.error = error.what();
+    Log().debug("unreadable manifest: {}", file.error);
+  }
+  return file;
+}
+
+// The manifests of one directory, sorted: directory order is arbitrary, and
+// the choice between same-named plugins must not depend on it.
+std::vector<fs::path> ManifestPathsIn(const fs::path& directory) {
+  std::vector<fs::path> paths;
+  std::error_code error;
+  for (fs::directory_iterator it(directory, error), end; !error && it != end; it.increment(error)) {
+    std::error_code type_error;
+    if (it->path().extension() == kManifestExtension && it->is_regular_file(type_error)) {
+      paths.push_back(it->path());
+    }
+  }
+  if (error) Log().debug("cannot list {}: {}", directory.string(), error.message());
+  std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
+std::vector<ManifestFile> ScanDirectories(const std::vector<SearchDirectory>& directories) {
+  std::vector<ManifestFile> files;
+  for (const SearchDirectory& directory : directories) {
+    Log().debug("searching {}", Describe(directory));
+    if (!DirectoryProblem(directory.path).empty()) continue;
+    for (const fs::path& path : ManifestPathsIn(directory.path)) {
+      files.push_back(ReadManifestFile(path));
+    }
+  }
+  return files;
+}
+
+// The plugin a manifest describes, loaded and with its ABI checked. Throws
+// LoaderError with the reason it cannot be used.
+std::shared_ptr<Plugin> LoadManifestPlugin(const ManifestFile& file) {
+  if (!file.manifest) throw LoaderError("malformed manifest: " + file.error);
+  const Manifest& manifest = *file.manifest;
+  // Refused unloaded: a plugin built for another major may not even load
+  // here, and loading runs its static initialisers.
+  if (manifest.abi_major != LTC_PLUGIN_ABI_MAJOR) {
+    throw LoaderError(loader_internal::UnsupportedAbi(manifest.abi_major, manifest.abi_minor));
+  }
+  return Plugin::Load(manifest.library);
+}
+
+PluginListing Inspect(const ManifestFile& file) {
+  PluginListing listing;
+  listing.name = file.name();
+  // An unreadable manifest names no library: show the file to fix instead.
+  listing.path = file.manifest ? file.manifest->library : file.path;
+  if (file.manifest) {
+    listing.version = file.manifest->version;
+    listing.abi = AbiText(file.manifest->abi_major, file.manifest->abi_minor);
+  }
+  try {
+    const std::shared_ptr<Plugin> plugin = LoadManifestPlugin(file);
+    listing.version = plugin->api().version;
+    listing.abi = plugin->abi();
+    listing.reason = plugin->UnavailableReason();
+  } catch (const LoaderError& error) {
+    listing.reason = error.what();
+  }
+  listing.available = listing.reason.empty();
+  return listing;
+}
+
+// A plugin that may serve one entry of a request; not loaded yet.
+struct Candidate {
+  const ManifestFile* manifest;  // null when the request named a path
+  fs::path library;              // empty when the manifest is unreadable
+
+  // How messages name it: "<entry>: <library>" for a manifest's plugin;
+  // an entry that is a path already names its library.
+  std::string Label(const std::string& entry) const {
+    return manifest != nullptr && !library.empty() ? entry + ": " + library.string() : entry;
+  }
+};
+
+std::vector<Candidate> CandidatesFor(const std::string& entry,
+                                     const std::vector<ManifestFile>& files) {
+  if (entry.find('/') != std::string::npos) {
+    return {Candidate{nullptr, fs::absolute(entry).lexically_normal()}};
+  }
+  std::vector<Candidate> candidates;
+  for (const ManifestFile& file : files) {
+    if (file.name() != entry) continue;
+    candidates.push_back(Candidate{&file, file.manifest ? file.manifest->library : fs::path()});
+  }
+  return candidates;
+}
+
+// Loads, checks and initialises a candidate. Throws LoaderError with the
+// reason it cannot serve.
+std::unique_ptr<PluginClient> Initialise(const Candidate& candidate) {
+  std::shared_ptr<Plugin> plugin = candidate.manifest != nullptr
+                                       ? LoadManifestPlugin(*candidate.manifest)
+                                       : Plugin::Load(candidate.library);
+  Log().debug("{}: plugin {} {}, ABI {}", plugin->path().string(), plugin->name(),
+              plugin->api().version, plugin->abi());
+  const std::string unavailable = plugin->UnavailableReason();
+  if (!unavailable.empty()) throw LoaderError("unavailable: " + unavailable);
+  try {
+    return std::make_unique<PluginClient>(std::move(plugin));
+  } catch (const PluginError& error) {
+    throw LoaderError(std::string("init failed: ") + error.what());
+  }
+}
+
+void ReportChoice(const Plugin& plugin, const std::vector<std::string>& rejections) {
+  if (!rejections.empty()) {
+    Log().warn("LTC backend {} is used because the ones before it failed: {}", plugin.name(),
+               Join(rejections, "; "));
+  }
+  Log().info("LTC backend {} {} from {}", plugin.name(), plugin.api().version,
+             plugin.path().string());
+}
+
+std::string NothingLoaded(const std::string& request,
+                          const std::vector<SearchDirectory>& directories,
+                          const std::vector<std::string>& rejections) {
+  std::vector<std::string> searched;
+  for (const SearchDirectory& directory : directories) searched.push_back(Describe(directory));
+  std::string text = "no LTC backend could be loaded for \"" + request + "\"\n  searched: " +
+                     (searched.empty() ? "no directories" : Join(searched, ", "));
+  if (rejections.empty()) text += "\n  the request names no backend";
+  for (const std::string& rejection : rejections) text += "\n  " + rejection;
+  return text;
+}
+
+}  // namespace
+
+std::vector<SearchDirectory> PluginSearchPath(const fs::path& anchor) {
+  std::vector<SearchDirectory> directories;
+  if (const char* variable = std::getenv(kPathVariable)) {
+    for (const std::string& entry : SplitNonEmpty(variable, ':')) {
+      directories.push_back({entry, kPathVariable});
+    }
+  }
+  directories.push_back({anchor / "ltc-plugins", "next to libltc_host.so"});
+  return directories;
+}
+
+std::vector<PluginListing> ListPlugins(const std::vector<SearchDirectory>& directories) {
+  std::vector<PluginListing> listings;
+  for (const ManifestFile& file : ScanDirectories(directories)) {
+    const PluginListing& listing = listings.emplace_back(Inspect(file));
+    Log().debug("{}: {} (ABI {}): {}", listing.name, listing.path.string(), listing.abi,
+                listing.available ? "available" : listing.reason);
+  }
+  return listings;
+}
+
+std::string ResolveBackendRequest(const std::string& request) {
+  if (!request.empty()) return request;
+  const char* variable = std::getenv(kBackendVariable);
+  return variable != nullptr && *variable != '\0' ? variable : kDefaultBackend;
+}
+
+std::unique_ptr<PluginClient> SelectBackend(const std::string& request,
+                                            const std::vector<SearchDirectory>& directories) {
+  const std::string resolved = ResolveBackendRequest(request);
+  Log().debug("choosing an LTC backend for \"{}\"", resolved);
+  const std::vector<ManifestFile> files = ScanDirectories(directories);
+  std::vector<std::string> rejections;  // "<label>: <reason>", in the order tried
+  for (const std::string& piece : SplitNonEmpty(resolved, ',')) {
+    const std::string entry = loader_internal::Trim(piece);
+    if (entry.empty()) continue;
+    const std::vector<Candidate> candidates = CandidatesFor(entry, files);
+    if (candidates.empty()) {
+      Log().debug("{}: not found", entry);
+      rejections.push_back(entry + ": not found");
+    }
+    for (const Candidate& candidate : candidates) {
+      const std::string label = candidate.Label(entry);
+      try {
+        std::unique_ptr<PluginClient> client = Initialise(candidate);
+        Log().debug("{}: chosen", label);
+        ReportChoice(client->plugin(), rejections);
+        return client;
+      } catch (const LoaderError& error) {
+        Log().debug("{}: rejected: {}", label, error.what());
+        rejections.push_back(label + ": " + error.what());
+      }
+    }
+  }
+  throw LoaderError(NothingLoaded(resolved, directories, rejections));
+}
+
+}  // namespace ltc
