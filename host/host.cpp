@@ -52,6 +52,13 @@ c10::List<c10::Dict<std::string, std::string>> ListPluginsOp() {
   return result;
 }
 
+void SetRngSeedOp(int64_t seed) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_backend == nullptr) throw std::runtime_error("ltc: set_rng_seed before init()");
+  // Seeds arrive as int64 (the op schema's int); the bits are the seed.
+  g_backend->SetRngSeed(static_cast<uint64_t>(seed));
+}
+
 }  // namespace
 
 std::string init(const std::string& backend) {
@@ -88,4 +95,5 @@ TORCH_LIBRARY(ltc, m) {
   });
   m.def("backend() -> str", [] { return ltc::backend(); });
   m.def("plugins() -> Dict(str, str)[]", ltc::ListPluginsOp);
+  m.def("set_rng_seed(int seed) -> ()", ltc::SetRngSeedOp);
 }

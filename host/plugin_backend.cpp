@@ -166,6 +166,7 @@ int32_t PluginBackend::Ordinal(const BackendDevice& device) const {
 void PluginBackend::PrepareToExit() const {}
 
 void PluginBackend::SetRngSeed(size_t seed) const {
+  TORCH_LAZY_COUNTER("PluginSetRngSeed", 1);
   Check(client_->api().set_rng_seed(client_->get(), seed));
 }
 

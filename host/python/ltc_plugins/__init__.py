@@ -14,13 +14,14 @@ Environment:
                       relative to this package
     SPDLOG_LEVEL      e.g. "ltc=debug" to see how the plugin was chosen
 """
+import functools
 import os
 from pathlib import Path
 import threading
 
 import torch
 
-__all__ = ["init", "backend", "plugins", "host_library"]
+__all__ = ["init", "backend", "plugins", "manual_seed", "host_library"]
 
 _lock = threading.Lock()
 _loaded = False
@@ -58,7 +59,38 @@ def init(backend: str = None) -> str:
     naming every directory searched and why each candidate was rejected
     when no plugin can be loaded."""
     _load_host()
-    return torch.ops.ltc.init(backend or "")
+    name = torch.ops.ltc.init(backend or "")
+    _forward_manual_seed()
+    return name
+
+
+def manual_seed(seed: int) -> None:
+    """Seeds the plugin's random number generators (torch.manual_seed does
+    this too once init() has run)."""
+    _load_host()
+    seed = int(seed) & 0xFFFF_FFFF_FFFF_FFFF
+    # The op takes an int64; the plugin reads the same 64 bits unsigned.
+    torch.ops.ltc.set_rng_seed(seed - (1 << 64) if seed >= 1 << 63 else seed)
+
+
+def _forward_manual_seed() -> None:
+    """Makes torch.manual_seed also seed the plugin: LibTorch's lazy core
+    never calls its backend's SetRngSeed, so a plugin with generators of its
+    own would otherwise never see the user's seed."""
+    with _lock:
+        original = torch.random.manual_seed
+        if getattr(original, "_ltc_forwards_seed", False):
+            return
+
+        @functools.wraps(original)
+        def seed_torch_and_plugin(seed):
+            generator = original(seed)
+            manual_seed(seed)
+            return generator
+
+        seed_torch_and_plugin._ltc_forwards_seed = True
+        torch.random.manual_seed = seed_torch_and_plugin
+        torch.manual_seed = seed_torch_and_plugin
 
 
 def backend() -> str:
