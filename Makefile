@@ -1,6 +1,7 @@
 # make demo   installs what is missing, builds, trains a model on `lazy`
 # make test   installs what is missing, builds, runs every test
 # make deps   installs the Debian packages this project needs, if missing
+# make bench  builds, then measures eager vs in-tree lazy vs plugins (bench/run.py)
 
 PYTHON   ?= /usr/bin/python3
 BUILD    ?= build
@@ -11,9 +12,9 @@ PYTHONPATH_BUILD := $(CURDIR)/$(BUILD)/lib/python3/dist-packages
 DEB_PACKAGES := cmake ninja-build g++ ccache pkg-config \
   libtorch-dev python3-torch libboost-dev libspdlog-dev libgtest-dev \
   libdlpack-dev python3-pytest python3-sklearn python3-yaml \
-  libopenblas0-pthread
+  libopenblas0-pthread python3-matplotlib
 
-.PHONY: deps build test demo install clean
+.PHONY: deps build test demo bench install clean
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -40,6 +41,9 @@ test: build
 
 demo: build
 	PYTHONPATH=$(PYTHONPATH_BUILD) $(PYTHON) examples/train_digits.py
+
+bench: build
+	$(PYTHON) bench/run.py --build $(CURDIR)/$(BUILD) $(BENCH_ARGS)
 
 install: build
 	cmake --install $(BUILD) --prefix $(or $(PREFIX),/usr/local)
