@@ -198,8 +198,21 @@ BackendDataPtr PluginBackend::MakeComputationDataFromScalar(
   return std::make_shared<PluginData>(Own(buffer), scalar, device);
 }
 
+void PluginBackend::CaptureProfilingState() const {
+  if (!at::hasThreadLocalCallbacks()) return;
+  auto state = std::make_shared<at::ThreadLocalState>();
+  std::lock_guard<std::mutex> lock(profiling_mutex_);
+  profiling_state_ = std::move(state);
+}
+
+std::shared_ptr<at::ThreadLocalState> PluginBackend::TakeProfilingState() const {
+  std::lock_guard<std::mutex> lock(profiling_mutex_);
+  return std::move(profiling_state_);
+}
+
 BackendDataPtr PluginBackend::CreateDataPlaceholder(
     const BackendDevice& device, const torch::lazy::Shape& shape) const {
+  CaptureProfilingState();
   const std::vector<int64_t> sizes(shape.sizes().begin(), shape.sizes().end());
   LtcBuffer* buffer = nullptr;
   Check(client_->api().buffer_create_placeholder(
@@ -273,6 +286,9 @@ std::vector<ComputationPtr> PluginBackend::Compile(
 std::vector<BackendDataPtr> PluginBackend::ExecuteComputation(
     ComputationPtr computation, c10::ArrayRef<BackendDataPtr> arguments,
     const BackendDevice& device) const {
+  const std::shared_ptr<at::ThreadLocalState> profiling = TakeProfilingState();
+  c10::optional<at::ThreadLocalStateGuard> on_worker_thread;
+  if (profiling && !at::hasThreadLocalCallbacks()) on_worker_thread.emplace(*profiling);
   RECORD_FUNCTION("ltc::execute", std::vector<c10::IValue>());
   TORCH_LAZY_COUNTER("PluginExecute", 1);
   const auto* compiled = dynamic_cast<const PluginComputation*>(computation.get());

@@ -9,8 +9,11 @@
 #include <torch/csrc/lazy/backend/backend_interface.h>
 #include <torch/csrc/lazy/ts_backend/ts_backend_impl.h>
 
+#include <ATen/ThreadLocalState.h>
+
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace ltc::host {
@@ -106,7 +109,16 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
   std::shared_ptr<BufferHandle> Own(LtcBuffer* buffer) const;
   int32_t Ordinal(const torch::lazy::BackendDevice& device) const;
 
+  // torch.profiler's callbacks are thread-local, and LTC may execute on its
+  // own worker thread. The profiling thread's state is captured when LTC
+  // creates a sync's output placeholders (on the syncing thread, under LTC's
+  // device lock) and applied to that sync's execution.
+  void CaptureProfilingState() const;
+  std::shared_ptr<at::ThreadLocalState> TakeProfilingState() const;
+
   std::unique_ptr<PluginClient> client_;
+  mutable std::mutex profiling_mutex_;
+  mutable std::shared_ptr<at::ThreadLocalState> profiling_state_;
   std::shared_ptr<torch::lazy::BackendDeviceType> device_type_;
   at::DeviceType eager_fallback_;
   int32_t device_count_;
