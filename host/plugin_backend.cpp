@@ -371,9 +371,14 @@ BackendDevice PluginBackend::GetBackendDevice(c10::Device device) const {
 }
 
 std::string PluginBackend::GetComputationBackendText(const ComputationPtr computation) const {
-  const auto* compiled = dynamic_cast<const PluginComputation*>(computation.get());
-  TORCH_CHECK(compiled != nullptr, "computation was not compiled by the plugin backend");
-  return compiled->graph().toString();
+  // debug.dump_ir(..., "backend") asks for the text of a freshly lowered,
+  // uncompiled graph; the cache holds compiled ones.
+  if (const auto* compiled = dynamic_cast<const PluginComputation*>(computation.get())) {
+    return compiled->graph().toString();
+  }
+  const auto* lowered = dynamic_cast<const torch::lazy::TSComputation*>(computation.get());
+  TORCH_CHECK(lowered != nullptr, "not a TorchScript computation");
+  return lowered->graph()->toString();
 }
 
 }  // namespace ltc::host
