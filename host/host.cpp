@@ -5,6 +5,9 @@
 #include "plugin_backend.h"
 
 #include <boost/dll/runtime_symbol_info.hpp>
+#include <torch/csrc/lazy/core/internal_ops/ltc_ops.h>
+#include <torch/csrc/lazy/core/ir_util.h>
+#include <torch/csrc/lazy/core/lazy_graph_executor.h>
 #include <spdlog/spdlog.h>
 #include <torch/library.h>
 
@@ -52,11 +55,60 @@ c10::List<c10::Dict<std::string, std::string>> ListPluginsOp() {
   return result;
 }
 
-void SetRngSeedOp(int64_t seed) {
+host::PluginBackend& Backend() {
   std::lock_guard<std::mutex> lock(g_mutex);
-  if (g_backend == nullptr) throw std::runtime_error("ltc: set_rng_seed before init()");
+  if (g_backend == nullptr) throw std::runtime_error("ltc: call init() first");
+  return *g_backend;
+}
+
+void SetRngSeedOp(int64_t seed) {
   // Seeds arrive as int64 (the op schema's int); the bits are the seed.
-  g_backend->SetRngSeed(static_cast<uint64_t>(seed));
+  Backend().SetRngSeed(static_cast<uint64_t>(seed));
+}
+
+// The ids and host values of the device data a graph of lazy tensors reads,
+// deduplicated, in post order: what extract_compiled_graph matches against
+// a function's arguments. Same contract as the in-tree backend's
+// _get_tensors_ts_device_data_node, for any plugin.
+std::tuple<std::vector<int64_t>, c10::List<c10::IValue>> GetTensorsDeviceDataNodeOp(
+    const std::vector<at::Tensor>& tensors) {
+  const host::PluginBackend& backend = Backend();
+  std::vector<torch::lazy::Node*> roots;
+  for (const at::Tensor& tensor : tensors) {
+    torch::lazy::LazyTensorPtr lazy = torch::lazy::TryGetLtcTensor(tensor);
+    TORCH_CHECK(lazy, "get_tensors_device_data_node takes lazy tensors");
+    roots.push_back(lazy->GetIrValue().node.get());
+  }
+  std::vector<int64_t> ids;
+  c10::List<c10::IValue> values(c10::AnyType::get());
+  std::unordered_set<torch::lazy::BackendData::Handle> seen;
+  for (torch::lazy::Node* node : torch::lazy::Util::ComputePostOrder(roots)) {
+    if (node->op() != *torch::lazy::ltc_device_data) continue;
+    torch::lazy::BackendDataPtr data = backend.GetComputationDataFromNode(node);
+    if (!seen.insert(data->GetHandle()).second) continue;
+    const auto* info =
+        dynamic_cast<const torch::lazy::LazyGraphExecutor::DeviceDataInfo*>(data->info());
+    ids.push_back(info != nullptr ? info->tensor_id : -1);
+    values.push_back(backend.HostValue(data));
+  }
+  return {std::move(ids), std::move(values)};
+}
+
+// Runs the lazy core's cached computation for `graph_hash` (the bytes of
+// torch._C._lazy._get_graph_hash, in hex) on `inputs`.
+std::vector<at::Tensor> RunCachedGraphOp(const std::string& graph_hash,
+                                         const c10::List<c10::IValue>& inputs) {
+  torch::lazy::hash_t hash;
+  TORCH_CHECK(graph_hash.size() == 2 * sizeof(hash),
+              "graph hash must be ", 2 * sizeof(hash), " hex digits, got \"", graph_hash, "\"");
+  auto* bytes = reinterpret_cast<unsigned char*>(&hash);
+  for (size_t i = 0; i < sizeof(hash); ++i) {
+    bytes[i] = static_cast<unsigned char>(std::stoul(graph_hash.substr(2 * i, 2), nullptr, 16));
+  }
+  auto cached = torch::lazy::LazyGraphExecutor::Get()->GetComputationCache()->Get(hash);
+  TORCH_CHECK(cached, "no cached computation for graph hash ", graph_hash,
+              " (never synced, or evicted from the lazy core's cache)");
+  return Backend().RunComputation(cached->computation, inputs);
 }
 
 }  // namespace
@@ -96,4 +148,8 @@ TORCH_LIBRARY(ltc, m) {
   m.def("backend() -> str", [] { return ltc::backend(); });
   m.def("plugins() -> Dict(str, str)[]", ltc::ListPluginsOp);
   m.def("set_rng_seed(int seed) -> ()", ltc::SetRngSeedOp);
+  m.def("get_tensors_device_data_node(Tensor[] tensors) -> (int[], Any[])",
+        ltc::GetTensorsDeviceDataNodeOp);
+  m.def("run_cached_graph(str graph_hash, Any[] graph_inputs) -> Tensor[]",
+        ltc::RunCachedGraphOp);
 }

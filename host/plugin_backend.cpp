@@ -370,6 +370,36 @@ BackendDevice PluginBackend::GetBackendDevice(c10::Device device) const {
   return BackendDevice(GetDefaultDeviceType(), ordinal);
 }
 
+std::vector<at::Tensor> PluginBackend::RunComputation(
+    const ComputationPtr& computation, const c10::List<c10::IValue>& inputs) const {
+  const BackendDevice device(GetDefaultDeviceType(), default_ordinal_);
+  std::vector<BackendDataPtr> arguments;
+  arguments.reserve(inputs.size());
+  for (const c10::IValue& input : inputs) {
+    if (input.isTensor()) {
+      const at::Tensor& tensor = input.toTensor();
+      arguments.push_back(MakeComputationDataFromTensor(
+          tensor, torch::lazy::Shape(tensor.scalar_type(), tensor.sizes()), device));
+    } else {
+      TORCH_CHECK(input.isScalar(), "graph inputs must be tensors or numbers, got ",
+                  input.tagKind());
+      arguments.push_back(MakeComputationDataFromScalar(input.toScalar(), device));
+    }
+  }
+  std::vector<at::Tensor> results;
+  for (const BackendDataPtr& result : ExecuteComputation(computation, arguments, device)) {
+    at::Tensor tensor = MakeTensorFromComputationData(result, c10::nullopt);
+    results.push_back(eager_fallback_ == at::kCPU ? tensor : tensor.to(eager_fallback_));
+  }
+  return results;
+}
+
+c10::IValue PluginBackend::HostValue(const BackendDataPtr& data) const {
+  const auto& plugin_data = AsPluginData(data);
+  if (plugin_data.scalar) return *plugin_data.scalar;
+  return MakeTensorFromComputationData(data, c10::nullopt);
+}
+
 std::string PluginBackend::GetComputationBackendText(const ComputationPtr computation) const {
   // debug.dump_ir(..., "backend") asks for the text of a freshly lowered,
   // uncompiled graph; the cache holds compiled ones.

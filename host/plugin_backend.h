@@ -104,6 +104,15 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
   std::string GetComputationBackendText(
       const torch::lazy::ComputationPtr computation) const override;
 
+  // For ltc::run_cached_graph: runs a compiled graph on host values
+  // (tensors are uploaded, numbers become scalar buffers) and returns its
+  // results on the eager fallback device.
+  std::vector<at::Tensor> RunComputation(const torch::lazy::ComputationPtr& computation,
+                                         const c10::List<c10::IValue>& inputs) const;
+  // For ltc::get_tensors_device_data_node: a lazy data's value on the host,
+  // a number for scalar data, else a tensor.
+  c10::IValue HostValue(const torch::lazy::BackendDataPtr& data) const;
+
  private:
   void Check(LtcError* error) const { client_->Check(error); }
   std::shared_ptr<BufferHandle> Own(LtcBuffer* buffer) const;
