@@ -98,7 +98,8 @@ def test_moved_install_tree_trains_like_eager(build_dir, tmp_path):
     moved = tmp_path / "moved"
     shutil.move(str(prefix), str(moved))
     for path in ["lib/libltc_host.so", "lib/ltc-plugins/libltc_ts_cpu.so",
-                 "lib/ltc-plugins/ts_cpu.ltcplugin", "include/ltc/plugin_api.h",
+                 "lib/ltc-plugins/ts_cpu.ltcplugin", "lib/ltc-plugins/libltc_ts_cuda.so",
+                 "lib/ltc-plugins/ts_cuda.ltcplugin", "include/ltc/plugin_api.h",
                  "include/ltc/host.h", "bin/ltc-plugins",
                  "lib/python3/dist-packages/ltc_plugins/__init__.py"]:
         assert (moved / path).exists(), path
