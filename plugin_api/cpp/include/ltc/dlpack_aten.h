@@ -1,17 +1,21 @@
 // ltc/dlpack_aten.h: ATen tensors <-> the ABI's DLPack, for C++ code on
 // either side that uses LibTorch (the host, TorchScript plugins).
 //
-// Differs from at::toDLPack/at::fromDLPack only where the ABI says so:
-// booleans cross as LTC_DL_BOOL_CODE, which LibTorch 1.13 cannot express.
+// Differs from at::toDLPack/at::fromDLPack where the ABI says so (booleans
+// cross as LTC_DL_BOOL_CODE, which LibTorch 1.13 cannot express) and where
+// they would make a tensor behave otherwise than the in-tree backend's
+// (strides, resizing): see ToDLPack and FromDLPack.
 #pragma once
 
 #include <ltc/plugin_api.h>
 
 #include <ATen/ATen.h>
 #include <ATen/DLConvertor.h>
+#include <c10/core/CPUAllocator.h>
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace ltc {
 
@@ -31,21 +35,56 @@ inline at::ScalarType ToScalarType(DLDataType type) {
   return at::toScalarType(type);
 }
 
-// The returned tensor aliases `tensor`'s memory and keeps it alive.
+namespace detail {
+
+// A DLManagedTensor that shows the strides of the tensor it was made from,
+// wrapped around the one at::toDLPack made (which owns the tensor).
+struct StridedExport {
+  DLManagedTensor managed;
+  DLManagedTensor* aten;
+  std::vector<int64_t> strides;
+};
+
+inline DLManagedTensor* ExportWithStrides(const at::Tensor& tensor) {
+  auto* exported = new StridedExport{{}, at::toDLPack(tensor), tensor.strides().vec()};
+  exported->managed.dl_tensor = exported->aten->dl_tensor;
+  exported->managed.dl_tensor.strides = exported->strides.data();
+  exported->managed.manager_ctx = exported;
+  exported->managed.deleter = [](DLManagedTensor* self) {
+    auto* owner = static_cast<StridedExport*>(self->manager_ctx);
+    owner->aten->deleter(owner->aten);
+    delete owner;
+  };
+  return &exported->managed;
+}
+
+}  // namespace detail
+
+// The returned tensor aliases `tensor`'s memory and keeps it alive. Its
+// strides are `tensor`'s, all of them: at::toDLPack sets those of dimensions
+// of size 0 or 1 to 1, and ops that read strides (view_as_complex, ...) then
+// fail where the in-tree backend's tensors pass.
 inline DLManagedTensor* ToDLPack(const at::Tensor& tensor) {
-  if (tensor.scalar_type() != at::kBool) return at::toDLPack(tensor);
-  DLManagedTensor* managed = at::toDLPack(tensor.view(at::kByte));
+  if (tensor.scalar_type() != at::kBool) return detail::ExportWithStrides(tensor);
+  DLManagedTensor* managed = detail::ExportWithStrides(tensor.view(at::kByte));
   managed->dl_tensor.dtype.code = LTC_DL_BOOL_CODE;
   return managed;
 }
 
-// Takes ownership of `managed`: its deleter runs when the tensor dies.
+// Takes ownership of `managed`: its deleter runs when the tensor dies, or
+// when a resize gives the tensor new memory. CPU tensors are resizable, as
+// LibTorch's own are: graphs resize their inputs (`arange(..., out=p0)`),
+// and at::fromDLPack's storage refuses that.
 inline at::Tensor FromDLPack(DLManagedTensor* managed) {
-  if (managed->dl_tensor.dtype.code != LTC_DL_BOOL_CODE) {
-    return at::fromDLPack(managed);
+  const bool is_bool = managed->dl_tensor.dtype.code == LTC_DL_BOOL_CODE;
+  if (is_bool) managed->dl_tensor.dtype.code = kDLUInt;
+  at::Tensor tensor = at::fromDLPack(managed);
+  if (tensor.is_cpu()) {
+    c10::StorageImpl* storage = tensor.storage().unsafeGetStorageImpl();
+    storage->set_allocator(c10::GetCPUAllocator());
+    storage->set_resizable(true);
   }
-  managed->dl_tensor.dtype.code = kDLUInt;
-  return at::fromDLPack(managed).view(at::kBool);
+  return is_bool ? tensor.view(at::kBool) : tensor;
 }
 
 }  // namespace ltc
