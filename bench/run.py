@@ -144,6 +144,8 @@ def summarise(raw, backends, cases):
                 "first_step_median_s": statistics.median(r["first_step_s"] for r in runs),
                 "first_step_s": [r["first_step_s"] for r in runs],
                 "fallbacks": runs[0].get("fallbacks", {}),
+                "timed_compiles": max(r.get("timed_compiles", 0) for r in runs),
+                "live_tensors_at_end": max(r.get("live_tensors", 0) for r in runs),
             }
 
     def ratio(case, over, under, key="median_s"):

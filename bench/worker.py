@@ -45,11 +45,20 @@ def lazy_sync():
     torch._lazy.wait_device_ops()
 
 
-def fallback_counts():
-    """Ops the lazy core ran eagerly (its counters named aten::...)."""
+def lazy_counters():
+    """Ops the lazy core ran eagerly (its counters named aten::...), graphs
+    compiled, and lazy tensors still alive."""
     import torch._lazy.metrics as metrics
-    return {name: metrics.counter_value(name) for name in metrics.counter_names()
-            if name.startswith("aten::")}
+
+    def value(name):
+        return metrics.counter_value(name) or 0
+
+    return {
+        "fallbacks": {name: value(name) for name in metrics.counter_names()
+                      if name.startswith("aten::")},
+        "compiles": value("UncachedCompile"),
+        "live_tensors": value("CreateLtcTensor") - value("DestroyLtcTensor"),
+    }
 
 
 def run_steps(args):
@@ -64,18 +73,19 @@ def run_steps(args):
     sync()  # uploads weights and data, so the first step does not
 
     times = []
-    for _ in range(1 + case.warmup + case.steps):
+    for step in range(1 + case.warmup + case.steps):
+        if lazy and step == 1 + case.warmup:
+            warm = lazy_counters()
         start = time.perf_counter()
         loss = work.step()
         sync()
         times.append(time.perf_counter() - start)
-    result = {
-        "first_step_s": times[0],
-        "step_s": times[1 + case.warmup:],
-        "loss": float(loss.detach().cpu()),
-    }
+    result = {"first_step_s": times[0], "step_s": times[1 + case.warmup:]}
     if lazy:
-        result["fallbacks"] = fallback_counts()
+        end = lazy_counters()
+        result.update(fallbacks=end["fallbacks"], live_tensors=end["live_tensors"],
+                      timed_compiles=end["compiles"] - warm["compiles"])
+    result["loss"] = loss.item()
     return result
 
 

@@ -58,6 +58,7 @@ def test_json_report_is_complete(smoke):
             assert entry["first_step_median_s"] > 0
             if name != "eager":
                 assert entry["fallbacks"] == {}, "every op of the workloads is lowered"
+                assert entry["timed_compiles"] == 0, "warm-up compiles every graph"
     raw_steps = report["raw"]["step"]
     assert len(raw_steps) == len(workloads.SMOKE_CASES) * len(workloads.DEFAULT_BACKENDS)
     assert all(len(r["step_s"]) == 2 and r["threads"] == 2 for r in raw_steps)
