@@ -8,7 +8,6 @@
 #include <torch/csrc/lazy/core/internal_ops/ltc_ops.h>
 #include <torch/csrc/lazy/core/ir_util.h>
 #include <torch/csrc/lazy/core/lazy_graph_executor.h>
-#include <spdlog/spdlog.h>
 #include <torch/library.h>
 
 #include <filesystem>
@@ -73,7 +72,7 @@ void SetRngSeedOp(int64_t seed) {
 std::tuple<std::vector<int64_t>, c10::List<c10::IValue>> GetTensorsDeviceDataNodeOp(
     const std::vector<at::Tensor>& tensors) {
   const host::PluginBackend& backend = Backend();
-  std::vector<torch::lazy::Node*> roots;
+  std::vector<compat::LazyNode*> roots;
   for (const at::Tensor& tensor : tensors) {
     torch::lazy::LazyTensorPtr lazy = torch::lazy::TryGetLtcTensor(tensor);
     TORCH_CHECK(lazy, "get_tensors_device_data_node takes lazy tensors");
@@ -82,7 +81,7 @@ std::tuple<std::vector<int64_t>, c10::List<c10::IValue>> GetTensorsDeviceDataNod
   std::vector<int64_t> ids;
   c10::List<c10::IValue> values(c10::AnyType::get());
   std::unordered_set<torch::lazy::BackendData::Handle> seen;
-  for (torch::lazy::Node* node : torch::lazy::Util::ComputePostOrder(roots)) {
+  for (compat::LazyNode* node : torch::lazy::Util::ComputePostOrder(roots)) {
     if (node->op() != *torch::lazy::ltc_device_data) continue;
     torch::lazy::BackendDataPtr data = backend.GetComputationDataFromNode(node);
     if (!seen.insert(data->GetHandle()).second) continue;

@@ -221,7 +221,7 @@ BackendDataPtr PluginBackend::CreateDataPlaceholder(
   return std::make_shared<PluginData>(Own(buffer), shape, device, false);
 }
 
-BackendDataPtr PluginBackend::GetComputationDataFromNode(torch::lazy::Node* node) const {
+BackendDataPtr PluginBackend::GetComputationDataFromNode(compat::LazyNode* node) const {
   // The DeviceData node's header is generated and not shipped; the in-tree
   // backend reads it for us and hands back our own PluginData.
   return torch::lazy::GetTSBackendImpl()->GetComputationDataFromNode(node);
@@ -239,7 +239,7 @@ at::Tensor PluginBackend::MakeTensorFromComputationData(
 
 std::unique_ptr<torch::lazy::LoweringContext> PluginBackend::CreateLoweringContext(
     const std::string& name, BackendDevice device,
-    c10::ArrayRef<torch::lazy::Node*> post_order,
+    c10::ArrayRef<compat::LazyNode*> post_order,
     torch::lazy::Util::EmissionMap emit_status) const {
   return std::make_unique<torch::lazy::TSLoweringContext>(
       name, std::move(device), post_order, std::move(emit_status));

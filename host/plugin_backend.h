@@ -5,6 +5,7 @@
 #pragma once
 
 #include <ltc/loader.h>
+#include <ltc/torch_compat.h>
 
 #include <torch/csrc/lazy/backend/backend_interface.h>
 #include <torch/csrc/lazy/ts_backend/ts_backend_impl.h>
@@ -73,14 +74,14 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
       const torch::lazy::BackendDevice& device,
       const torch::lazy::Shape& shape) const override;
   torch::lazy::BackendDataPtr GetComputationDataFromNode(
-      torch::lazy::Node* node) const override;
+      compat::LazyNode* node) const override;
   at::Tensor MakeTensorFromComputationData(
       const torch::lazy::BackendDataPtr data,
       c10::optional<at::ScalarType> logical_scalar_type) const override;
 
   std::unique_ptr<torch::lazy::LoweringContext> CreateLoweringContext(
       const std::string& name, torch::lazy::BackendDevice device,
-      c10::ArrayRef<torch::lazy::Node*> post_order,
+      c10::ArrayRef<compat::LazyNode*> post_order,
       torch::lazy::Util::EmissionMap emit_status) const override;
   std::unique_ptr<torch::lazy::LoweringContext> CreateLoweringContext(
       const std::string& name, torch::lazy::BackendDevice device) const override;

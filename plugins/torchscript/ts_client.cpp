@@ -1,6 +1,7 @@
 #include "ts_client.h"
 
 #include <ltc/dlpack_aten.h>
+#include <ltc/torch_compat.h>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/detail/CUDAHooksInterface.h>
@@ -195,7 +196,7 @@ void TsClient::synchronize(int32_t device) {
 void TsClient::set_rng_seed(uint64_t seed) {
   if (device_type_ == at::kCUDA) {
     for (int32_t i = 0; i < device_count_; ++i) {
-      at::Generator generator = at::detail::getCUDAHooks().getDefaultCUDAGenerator(i);
+      at::Generator generator = compat::DefaultCudaGenerator(i);
       std::lock_guard<std::mutex> lock(generator.mutex());
       generator.set_current_seed(seed);
     }
