@@ -19,10 +19,28 @@
 
 namespace ltc {
 
+// Called for every buffer and scalar that crosses, so the common types do
+// not allocate; the rest go through LibTorch, which also names the types
+// DLPack cannot carry.
 inline DLDataType ToDLDataType(at::ScalarType type) {
-  if (type == at::kBool) return DLDataType{LTC_DL_BOOL_CODE, 8, 1};
-  // getDLDataType reads only the dtype of its argument.
-  return at::getDLDataType(at::empty({0}, at::TensorOptions().dtype(type)));
+  const auto with_code = [type](uint8_t code) {
+    return DLDataType{code, static_cast<uint8_t>(c10::elementSize(type) * 8), 1};
+  };
+  switch (type) {
+    case at::kBool: return DLDataType{LTC_DL_BOOL_CODE, 8, 1};
+    case at::kByte: return with_code(kDLUInt);
+    case at::kChar:
+    case at::kShort:
+    case at::kInt:
+    case at::kLong: return with_code(kDLInt);
+    case at::kHalf:
+    case at::kFloat:
+    case at::kDouble: return with_code(kDLFloat);
+    case at::kBFloat16: return with_code(kDLBfloat);
+    default:
+      // getDLDataType reads only the dtype of its argument.
+      return at::getDLDataType(at::empty({0}, at::TensorOptions().dtype(type)));
+  }
 }
 
 inline at::ScalarType ToScalarType(DLDataType type) {
