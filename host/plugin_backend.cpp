@@ -9,6 +9,7 @@
 #include <torch/csrc/lazy/core/metrics.h>
 #include <torch/csrc/lazy/ts_backend/ts_lowering_context.h>
 
+#include <cstring>
 #include <sstream>
 
 namespace ltc::host {
@@ -189,13 +190,30 @@ BackendDataPtr PluginBackend::MakeComputationDataFromTensor(
 
 BackendDataPtr PluginBackend::MakeComputationDataFromScalar(
     const at::Scalar& scalar, const BackendDevice& device) const {
+  return std::make_shared<PluginData>(
+      ScalarBuffer(ToLtcScalar(scalar), Ordinal(device)), scalar, device);
+}
+
+std::shared_ptr<BufferHandle> PluginBackend::ScalarBuffer(const LtcScalar& scalar,
+                                                          int32_t ordinal) const {
+  constexpr size_t kMaxScalarBuffers = 1024;
+  std::array<uint64_t, 3> key{
+      uint64_t{scalar.dtype.code} | uint64_t{scalar.dtype.bits} << 8 |
+          uint64_t{scalar.dtype.lanes} << 16 | uint64_t{static_cast<uint32_t>(ordinal)} << 32,
+      static_cast<uint64_t>(scalar.i), 0};
+  static_assert(sizeof(scalar.f) == sizeof(key[2]), "LtcScalar.f is a 64-bit double");
+  std::memcpy(&key[2], &scalar.f, sizeof(key[2]));
+  std::lock_guard<std::mutex> lock(scalar_mutex_);
+  auto found = scalar_buffers_.find(key);
+  if (found != scalar_buffers_.end()) return found->second;
   RECORD_FUNCTION("ltc::to_device", std::vector<c10::IValue>());
   TORCH_LAZY_COUNTER("PluginToDevice", 1);
-  const LtcScalar value = ToLtcScalar(scalar);
   LtcBuffer* buffer = nullptr;
-  Check(client_->api().buffer_from_scalar(client_->get(), &value,
-                                           Ordinal(device), &buffer));
-  return std::make_shared<PluginData>(Own(buffer), scalar, device);
+  Check(client_->api().buffer_from_scalar(client_->get(), &scalar, ordinal, &buffer));
+  std::shared_ptr<BufferHandle> owned = Own(buffer);
+  if (scalar_buffers_.size() >= kMaxScalarBuffers) scalar_buffers_.clear();
+  scalar_buffers_.emplace(key, owned);
+  return owned;
 }
 
 void PluginBackend::CaptureProfilingState() const {

@@ -12,7 +12,9 @@
 
 #include <ATen/ThreadLocalState.h>
 
+#include <array>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -126,7 +128,20 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
   void CaptureProfilingState() const;
   std::shared_ptr<at::ThreadLocalState> TakeProfilingState() const;
 
+  // One plugin buffer per distinct scalar. The lazy core asks for a scalar
+  // argument for every scalar in every traced op (learning rate, momentum,
+  // alpha, ...), on every step, and buffers are immutable, so equal scalars
+  // share one: a step then makes no plugin calls for its scalars, as the
+  // in-tree backend makes no tensors for them.
+  std::shared_ptr<BufferHandle> ScalarBuffer(const LtcScalar& scalar,
+                                             int32_t ordinal) const;
+
   std::unique_ptr<PluginClient> client_;
+  mutable std::mutex scalar_mutex_;
+  // Key: dtype and ordinal, then the bits of `i` and `f`. Emptied when it
+  // reaches kMaxScalarBuffers, so scalars that change every step cannot
+  // grow it without bound.
+  mutable std::map<std::array<uint64_t, 3>, std::shared_ptr<BufferHandle>> scalar_buffers_;
   mutable std::mutex profiling_mutex_;
   mutable std::shared_ptr<at::ThreadLocalState> profiling_state_;
   std::shared_ptr<torch::lazy::BackendDeviceType> device_type_;
