@@ -99,8 +99,7 @@ def quantiles(values):
     return q[1], q[0], q[2]
 
 
-def measure(options, backends, build):
-    cases = workloads.SMOKE_CASES if options.smoke else workloads.CASES
+def measure(options, backends, cases, build):
     lazy = [b for b in backends if workloads.BACKENDS[b].device == "lazy"]
     raw = {"step": [], "transfer": [], "init": []}
     for round_ in range(options.rounds):
@@ -112,7 +111,7 @@ def measure(options, backends, build):
                 result = run_worker(args, workloads.BACKENDS[name], build)
                 result.update(round=round_, workload=case.workload, size=case.size)
                 raw["step"].append(result)
-        for name in rotated(lazy, round_):
+        for name in rotated(lazy, round_) if options.transfer_repeats else []:
             result = run_worker(["transfer", name, "--mib", str(options.transfer_mib),
                                  "--repeats", str(options.transfer_repeats)],
                                 workloads.BACKENDS[name], build)
@@ -340,9 +339,12 @@ def main():
     parser.add_argument("--build", type=Path, default=ROOT / "build")
     parser.add_argument("--backends", default=",".join(workloads.DEFAULT_BACKENDS),
                         help="comma-separated, from: " + ", ".join(workloads.BACKENDS))
+    parser.add_argument("--workloads", default="",
+                        help="comma-separated workload names (mlp, cnn, transformer); "
+                             "default: all")
     parser.add_argument("--transfer-mib", type=int, default=64)
-    parser.add_argument("--transfer-repeats", type=int, default=10)
-    parser.add_argument("--init-per-round", type=int, default=2)
+    parser.add_argument("--transfer-repeats", type=int, default=10, help="0: no transfers")
+    parser.add_argument("--init-per-round", type=int, default=2, help="0: no init times")
     options = parser.parse_args()
     backends = options.backends.split(",")
     unknown = [b for b in backends if b not in workloads.BACKENDS]
@@ -352,13 +354,18 @@ def main():
         options.rounds, options.transfer_mib = 1, 1
         options.transfer_repeats, options.init_per_round = 2, 1
     cases = workloads.SMOKE_CASES if options.smoke else workloads.CASES
+    if options.workloads:
+        wanted = options.workloads.split(",")
+        cases = [c for c in cases if c.workload in wanted]
+        if not cases:
+            parser.error(f"no workload among {wanted}")
     build = options.build.resolve()
 
     machine = machine_info()
     load_before = os.getloadavg()
     started = time.time()
     try:
-        raw = measure(options, backends, build)
+        raw = measure(options, backends, cases, build)
     except WorkerFailed as error:
         print(f"\n*** make bench: {error}\n", file=sys.stderr)
         return 2
