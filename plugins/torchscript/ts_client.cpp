@@ -1,12 +1,17 @@
 #include "ts_client.h"
 
+#include "graph_rewrites.h"
+
 #include <ltc/dlpack_aten.h>
 #include <ltc/torch_compat.h>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/serialization/import.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <sstream>
 
 namespace ltc::torchscript {
@@ -51,13 +56,17 @@ at::Scalar TsBuffer::scalar() const {
   return tensor_.item();
 }
 
-TsExecutable::TsExecutable(std::shared_ptr<torch::jit::Graph> graph)
-    : graph_(std::move(graph)),
-      executor_(graph_, ""),
-      num_results_(graph_->outputs().size()) {
+TsExecutable::TsExecutable(std::shared_ptr<torch::jit::Graph> graph, bool optimize)
+    : graph_(std::move(graph)), num_results_(graph_->outputs().size()) {
   for (const torch::jit::Value* input : graph_->inputs()) {
     scalar_parameter_.push_back(IsScalarType(input->type()));
   }
+  if (optimize) {
+    ReplaceViewCopiesWithViews(*graph_);
+    FoldZeroAdd(*graph_);
+    torch::jit::EliminateDeadCode(graph_);
+  }
+  executor_ = std::make_unique<torch::jit::GraphExecutor>(graph_, "");
 }
 
 std::vector<at::Tensor> TsExecutable::Run(
@@ -72,7 +81,7 @@ std::vector<at::Tensor> TsExecutable::Run(
       stack.emplace_back(buffer.tensor());
     }
   }
-  executor_.run(stack);
+  executor_->run(stack);
   std::vector<at::Tensor> results;
   results.reserve(stack.size());
   for (const c10::IValue& value : stack) {
@@ -112,7 +121,13 @@ std::shared_ptr<torch::jit::Graph> ReadTorchScriptArchive(
 
 TsClient::TsClient(at::DeviceType device_type, int32_t device_count,
                    std::string kind)
-    : device_type_(device_type), device_count_(device_count), kind_(std::move(kind)) {}
+    : device_type_(device_type),
+      device_count_(device_count),
+      kind_(std::move(kind)),
+      optimize_([] {
+        const char* setting = std::getenv("LTC_TS_OPTIMIZE");
+        return setting == nullptr || std::strcmp(setting, "0") != 0;
+      }()) {}
 
 at::Device TsClient::DeviceFor(int32_t ordinal) const {
   if (device_type_ == at::kCPU) return at::Device(at::kCPU);
@@ -175,8 +190,9 @@ std::unique_ptr<plugin::Executable> TsClient::compile(const LtcCompileArgs& args
                 std::string("graph format '") + args.format + "' is not supported; "
                 "this plugin reads '" LTC_GRAPH_FORMAT_TORCHSCRIPT "'");
   }
-  return std::make_unique<TsExecutable>(ReadTorchScriptArchive(
-      args.graph, args.graph_size, DeviceFor(args.device_ordinal)));
+  return std::make_unique<TsExecutable>(
+      ReadTorchScriptArchive(args.graph, args.graph_size, DeviceFor(args.device_ordinal)),
+      optimize_);
 }
 
 void TsClient::execute(plugin::Executable& executable, int32_t device,

@@ -42,7 +42,8 @@ class TsBuffer final : public plugin::Buffer {
 
 class TsExecutable final : public plugin::Executable {
  public:
-  explicit TsExecutable(std::shared_ptr<torch::jit::Graph> graph);
+  // With `optimize`, the graph is rewritten first (graph_rewrites.h).
+  TsExecutable(std::shared_ptr<torch::jit::Graph> graph, bool optimize);
 
   size_t num_parameters() const override { return scalar_parameter_.size(); }
   size_t num_results() const override { return num_results_; }
@@ -52,7 +53,7 @@ class TsExecutable final : public plugin::Executable {
 
  private:
   std::shared_ptr<torch::jit::Graph> graph_;
-  torch::jit::GraphExecutor executor_;
+  std::unique_ptr<torch::jit::GraphExecutor> executor_;
   std::vector<bool> scalar_parameter_;  // per input: scalar, else tensor
   size_t num_results_;
 };
@@ -92,6 +93,8 @@ class TsClient final : public plugin::Client {
   at::DeviceType device_type_;
   int32_t device_count_;
   std::string kind_;
+  // Graph rewrites; on unless the environment has LTC_TS_OPTIMIZE=0.
+  bool optimize_;
 };
 
 }  // namespace ltc::torchscript

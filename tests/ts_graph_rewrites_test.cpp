@@ -1,0 +1,115 @@
+// The TorchScript plugins' graph rewrites: each fires on the patterns the
+// lazy core lowers, leaves alone what it must not touch, and keeps results.
+#include "graph_rewrites.h"
+
+#include <gtest/gtest.h>
+#include <torch/csrc/jit/ir/irparser.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+#include <torch/torch.h>
+
+namespace ltc::torchscript {
+namespace {
+
+std::shared_ptr<torch::jit::Graph> Parse(const std::string& text) {
+  auto graph = std::make_shared<torch::jit::Graph>();
+  torch::jit::parseIR(text, graph.get());
+  return graph;
+}
+
+int Count(const torch::jit::Graph& graph, const char* kind) {
+  int count = 0;
+  for (const torch::jit::Node* node : graph.nodes()) {
+    if (node->kind() == c10::Symbol::fromQualString(kind)) ++count;
+  }
+  return count;
+}
+
+std::vector<at::Tensor> Execute(const std::shared_ptr<torch::jit::Graph>& graph,
+                            std::vector<c10::IValue> inputs) {
+  torch::jit::GraphExecutor executor(graph, "");
+  executor.run(inputs);
+  std::vector<at::Tensor> results;
+  for (const c10::IValue& value : inputs) results.push_back(value.toTensor());
+  return results;
+}
+
+// The shape of an MLP layer's weight update, as the lazy core lowers it.
+const char* kLinearGrad = R"IR(
+graph(%w : Tensor, %x : Tensor, %g : Tensor, %old_grad : Tensor, %alpha : int):
+  %wt : Tensor = aten::t_copy(%w)
+  %wtt : Tensor = aten::t_copy(%wt)
+  %y : Tensor = aten::mm(%x, %wtt)
+  %xt : Tensor = aten::t_copy(%x)
+  %gw : Tensor = aten::mm(%xt, %g)
+  %gwt : Tensor = aten::t_copy(%gw)
+  %zeroed : Tensor = aten::zero(%old_grad)
+  %grad : Tensor = aten::add(%zeroed, %gwt, %alpha)
+  %gw2 : Tensor = aten::t_copy(%gw)
+  return (%y, %grad, %gw2))IR";
+
+TEST(GraphRewrites, ViewCopiesThatOnlyFeedMatmulsBecomeViews) {
+  auto graph = Parse(kLinearGrad);
+  const auto inputs = std::vector<c10::IValue>{
+      torch::randn({3, 3}), torch::randn({2, 3}), torch::randn({2, 3}),
+      torch::randn({3, 3}), int64_t{1}};
+  const auto expected = Execute(Parse(kLinearGrad), inputs);
+
+  // t_copy(t_copy(w)) and t_copy(x) feed mm: views. t_copy(gw) feeds an
+  // add and t_copy(gw) again is a graph output: both stay copies, so no
+  // result's layout changes.
+  EXPECT_EQ(ReplaceViewCopiesWithViews(*graph), 3);
+  EXPECT_EQ(Count(*graph, "aten::t"), 3);
+  EXPECT_EQ(Count(*graph, "aten::t_copy"), 2);
+
+  const auto results = Execute(graph, inputs);
+  ASSERT_EQ(results.size(), expected.size());
+  for (size_t i = 0; i < results.size(); ++i) {
+    EXPECT_TRUE(torch::equal(results[i], expected[i])) << "result " << i;
+    EXPECT_EQ(results[i].strides(), expected[i].strides()) << "result " << i;
+  }
+}
+
+TEST(GraphRewrites, CopiesFeedingOtherOpsStay) {
+  auto graph = Parse(R"IR(
+graph(%w : Tensor, %size : int[]):
+  %wt : Tensor = aten::t_copy(%w)
+  %v : Tensor = aten::view_copy(%wt, %size)
+  %v2 : Tensor = aten::mul(%v, %v)
+  %w2 : Tensor = aten::t_copy(%w)
+  %one : int = prim::Constant[value=1]()
+  %w3 : Tensor = aten::add_(%w2, %w2, %one)
+  %wo : Tensor = aten::t_copy(%w)
+  return (%v2, %w3, %wo))IR");
+  EXPECT_EQ(ReplaceViewCopiesWithViews(*graph), 0);
+  EXPECT_EQ(Count(*graph, "aten::t_copy"), 3);
+  EXPECT_EQ(Count(*graph, "aten::view_copy"), 1);
+}
+
+const char* kZeroAdd = R"IR(
+graph(%old : Tensor, %b : Tensor, %alpha : int):
+  %zeroed : Tensor = aten::zero(%old)
+  %sum : Tensor = aten::add(%zeroed, %b, %alpha)
+  return (%sum))IR";
+
+TEST(GraphRewrites, ZeroPlusAddBecomesAGuardedProduct) {
+  auto graph = Parse(kZeroAdd);
+  EXPECT_EQ(FoldZeroAdd(*graph), 1);
+  EXPECT_EQ(Count(*graph, "aten::add"), 0);
+  EXPECT_EQ(Count(*graph, "prim::If"), 1);
+  const std::vector<std::vector<c10::IValue>> cases = {
+      {torch::randn({4, 3}), torch::randn({4, 3}), int64_t{2}},  // product
+      {torch::randn({4, 3}), torch::randn({3}), int64_t{1}},     // broadcast
+      {torch::randn({3, 4}).t(), torch::randn({4, 3}), int64_t{1}},  // strides
+      {torch::randn({4, 3}), torch::randn({4, 3}, torch::kFloat64), int64_t{3}},
+  };
+  for (const auto& inputs : cases) {
+    const auto expected = Execute(Parse(kZeroAdd), inputs);
+    const auto results = Execute(graph, inputs);
+    EXPECT_TRUE(torch::equal(results[0], expected[0]));
+    EXPECT_EQ(results[0].scalar_type(), expected[0].scalar_type());
+    EXPECT_EQ(results[0].strides(), expected[0].strides());
+  }
+}
+
+}  // namespace
+}  // namespace ltc::torchscript
