@@ -8,17 +8,22 @@ import torch
 
 from conftest import run_ok
 
+# name: (initialisation, device the case runs on, environment)
 BACKENDS = {
-    "eager": "",
-    "intree": "import torch._lazy.ts_backend; torch._lazy.ts_backend.init()",
-    "ts_cpu": "import ltc_plugins; assert ltc_plugins.init('ts_cpu') == 'ts_cpu'",
+    "eager": ("", "cpu", {}),
+    "intree": ("import torch._lazy.ts_backend; torch._lazy.ts_backend.init()", "lazy", {}),
+    "ts_cpu": ("import ltc_plugins; assert ltc_plugins.init('ts_cpu') == 'ts_cpu'", "lazy", {}),
+    "eager_cuda": ("", "cuda", {}),
+    "intree_cuda": ("import torch._lazy.ts_backend; torch._lazy.ts_backend.init()", "lazy",
+                    {"LTC_TS_CUDA": "1"}),
+    "ts_cuda": ("import ltc_plugins; assert ltc_plugins.init('ts_cuda') == 'ts_cuda'", "lazy", {}),
 }
 
 RUNNER = """
 import importlib, torch, traceback
 {init}
 module = importlib.import_module({module!r})
-device = "cpu" if {backend!r} == "eager" else "lazy"
+device = {device!r}
 
 def to_cpu(value):
     if isinstance(value, torch.Tensor):
@@ -42,10 +47,11 @@ torch.save(results, {out!r})
 
 
 def run_backend(backend, module, tmp_path, env=None):
+    init, device, backend_env = BACKENDS[backend]
     out = tmp_path / f"{module}-{backend}.pt"
-    run_ok(RUNNER.format(init=BACKENDS[backend], module=module, backend=backend,
-                         out=str(out)), env=env)
-    return torch.load(out)
+    run_ok(RUNNER.format(init=init, module=module, device=device, out=str(out)),
+           env={**backend_env, **(env or {})})
+    return torch.load(out, map_location="cpu")
 
 
 def same_bits(a, b):
