@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds this project against the LibTorch inside a PyTorch 2.x wheel from
+# PyPI and runs its tests there: what `make test` does against Debian's
+# LibTorch 1.13. The wheel (with its CUDA libraries, about 5 GB) goes into a
+# virtual environment, created once. Pinned to 2.11.x, the version on the GPU
+# machines this project can use.
+#
+#   tests/torch2/run.sh [pytest arguments]
+# Environment: BASE_PYTHON (makes the venv; default python3), VENV
+# (.venv-torch2), TORCH_SPEC (torch==2.11.0), BUILD (build-torch2).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BASE_PYTHON=${BASE_PYTHON:-python3}
+VENV=${VENV:-.venv-torch2}
+TORCH_SPEC=${TORCH_SPEC:-torch==2.11.0}
+BUILD=${BUILD:-build-torch2}
+
+if [ ! -x "$VENV/bin/python" ]; then "$BASE_PYTHON" -m venv "$VENV"; fi
+PYTHON="$PWD/$VENV/bin/python"
+if ! "$PYTHON" -c 'import torch, pytest, expecttest' 2>/dev/null; then
+  echo "tests/torch2/run.sh: installing $TORCH_SPEC into $VENV"
+  "$PYTHON" -m pip install -q "$TORCH_SPEC" numpy pytest expecttest
+fi
+"$PYTHON" -c 'import torch; print("testing against torch", torch.__version__)'
+
+torch_prefix=$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)')
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_INSTALL_LIBDIR=lib \
+  -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+  -DCMAKE_PREFIX_PATH="$torch_prefix"
+cmake --build "$BUILD" -j"${JOBS:-2}"
+(cd "$BUILD" && ctest --output-on-failure -j"${JOBS:-2}")
+LTC_BUILD_DIR="$PWD/$BUILD" PYTHONPATH="$PWD/$BUILD/lib/python3/dist-packages" \
+  "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/python "$@"
