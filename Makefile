@@ -1,6 +1,8 @@
 # make demo   installs what is missing, builds, trains a model on `lazy`
 # make test   installs what is missing, builds, runs every test
-# make deps   installs the Debian packages this project needs, if missing
+# make deps   installs the Debian packages this project needs, if missing,
+#             and the Python packages Debian lacks (from PyPI, pinned)
+# make conformance-full   the differential conformance suite on every sample
 # make bench  builds, then measures eager vs in-tree lazy vs plugins (bench/run.py)
 
 PYTHON   ?= /usr/bin/python3
@@ -12,9 +14,12 @@ PYTHONPATH_BUILD := $(CURDIR)/$(BUILD)/lib/python3/dist-packages
 DEB_PACKAGES := cmake ninja-build g++ ccache pkg-config \
   libtorch-dev python3-torch libboost-dev libspdlog-dev libgtest-dev \
   libdlpack-dev python3-pytest python3-sklearn python3-yaml \
-  libopenblas0-pthread python3-matplotlib
+  libopenblas0-pthread python3-matplotlib python3-pip
 
-.PHONY: deps build test demo bench install clean
+# Not in Debian; PyTorch's OpInfo database (tests/conformance) imports it.
+PIP_PACKAGES := expecttest==0.1.6
+
+.PHONY: deps build test conformance-full demo bench install clean
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -25,6 +30,10 @@ deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@$(PYTHON) -c 'import expecttest' 2>/dev/null || { \
+	  echo "make deps: installing" $(PIP_PACKAGES); \
+	  $(SUDO) $(PYTHON) -m pip install -q --break-system-packages $(PIP_PACKAGES); \
+	}
 
 $(BUILD)/build.ninja: CMakeLists.txt
 	cmake -S . -B $(BUILD) -G Ninja \
@@ -38,6 +47,10 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	LTC_BUILD_DIR=$(CURDIR)/$(BUILD) PYTHONPATH=$(PYTHONPATH_BUILD) \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/python
+
+conformance-full: build
+	LTC_BUILD_DIR=$(CURDIR)/$(BUILD) PYTHONPATH=$(PYTHONPATH_BUILD) LTC_CONFORMANCE_SAMPLES=all \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/python/test_conformance.py
 
 demo: build
 	PYTHONPATH=$(PYTHONPATH_BUILD) $(PYTHON) examples/train_digits.py

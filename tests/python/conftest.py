@@ -27,13 +27,20 @@ class Result:
         return ast.literal_eval(self.stdout.strip().splitlines()[-1])
 
 
-def run_python(code, env=None, pythonpath=PYTHONPATH, timeout=300):
-    """Runs `code` in a fresh interpreter, with LTC_* cleared from the
-    environment unless given in `env`."""
+def child_env(env=None, pythonpath=PYTHONPATH):
+    """This environment with LTC_* cleared unless given in `env`, and the
+    build's Python package and this folder on PYTHONPATH."""
     full_env = {k: v for k, v in os.environ.items()
                 if not k.startswith("LTC_") and k != "SPDLOG_LEVEL"}
     full_env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), str(HERE)])
     full_env.update(env or {})
+    return full_env
+
+
+def run_python(code, env=None, pythonpath=PYTHONPATH, timeout=300):
+    """Runs `code` in a fresh interpreter, with LTC_* cleared from the
+    environment unless given in `env`."""
+    full_env = child_env(env, pythonpath)
     completed = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)], env=full_env,
         capture_output=True, text=True, timeout=timeout)

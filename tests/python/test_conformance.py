@@ -1,0 +1,90 @@
+"""Differential conformance: every OpInfo op on `lazy` under the in-tree
+TorchScript backend and under ts_cpu, each in a process of its own, compared
+case by case (tests/conformance/). ts_cpu must differ from the in-tree
+backend nowhere; what fails under both is listed, not hidden.
+
+LTC_CONFORMANCE_SAMPLES: samples per op and dtype besides the 0-dim,
+zero-size and non-contiguous ones (default 2), or `all` (make
+conformance-full). LTC_CONFORMANCE_DTYPES: comma-separated dtypes instead of
+run_ops.DTYPES. LTC_CONFORMANCE_OPS: space-separated OpInfo names to run
+instead of all.
+"""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import BUILD_DIR, child_env
+
+CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance"
+sys.path.insert(0, str(CONFORMANCE))
+
+import compare  # noqa: E402
+import run_ops  # noqa: E402
+
+CANDIDATE = "ts_cpu"
+TIMEOUT_S = 3600
+
+
+def runner_args():
+    samples = os.environ.get("LTC_CONFORMANCE_SAMPLES", str(run_ops.DEFAULT_SAMPLES))
+    dtypes = os.environ.get("LTC_CONFORMANCE_DTYPES", ",".join(run_ops.DTYPES))
+    args = ["--all-samples"] if samples == "all" else ["--samples", samples]
+    args += ["--dtypes", dtypes]
+    ops = os.environ.get("LTC_CONFORMANCE_OPS", "").split()
+    if ops:
+        args += ["--ops", *ops]
+    return args, samples, dtypes, ops
+
+
+def header(samples, dtypes, ops, seconds):
+    subset = ("every sample" if samples == "all" else
+              f"the first {samples} samples per op and dtype, plus the first with a "
+              "0-dim tensor, the first with a zero-size tensor and a non-contiguous "
+              "variant (LTC_CONFORMANCE_SAMPLES=all, `make conformance-full`: every "
+              "sample)")
+    return "\n".join([
+        f"Differential conformance, in-tree TorchScript backend vs {CANDIDATE}: "
+        f"{'the ops ' + ' '.join(ops) if ops else 'every op'} of PyTorch's OpInfo "
+        "database (function variant), forward and backward,",
+        f"dtypes {dtypes.replace(',', ', ')} where supported (else the first of "
+        f"{', '.join(run_ops.EXTRA_DTYPES)}); {subset}.",
+        f"Both backends ran side by side in {seconds:.0f} s; full report: "
+        f"{BUILD_DIR / 'conformance-report.txt'}",
+    ])
+
+
+def test_ts_cpu_differs_from_the_in_tree_backend_in_no_op(build_dir, capsys):
+    out = build_dir / "conformance"
+    out.mkdir(exist_ok=True)
+    args, samples, dtypes, ops = runner_args()
+    env = child_env()
+    started = time.monotonic()
+    runners = {
+        backend: subprocess.Popen(
+            [sys.executable, str(CONFORMANCE / "run_ops.py"), backend,
+             str(out / f"{backend}.records"), *args],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for backend in ("intree", CANDIDATE)
+    }
+    logs = {backend: runner.communicate(timeout=TIMEOUT_S)[0]
+            for backend, runner in runners.items()}
+    seconds = time.monotonic() - started
+    for backend, runner in runners.items():
+        assert runner.returncode == 0, f"run_ops.py {backend} failed:\n{logs[backend]}"
+
+    comparison = compare.Comparison(compare.load(out / "intree.records"),
+                                    compare.load(out / f"{CANDIDATE}.records"),
+                                    cand_name=CANDIDATE)
+    text = header(samples, dtypes, ops, seconds)
+    (build_dir / "conformance-report.txt").write_text(comparison.report(text) + "\n")
+    with capsys.disabled():
+        print("\n" + comparison.table(text))
+
+    expected = {run_ops.op_key(op) for op in run_ops.load_op_db()
+                if not ops or run_ops.op_key(op) in ops}
+    assert set(comparison.ops) == expected, "ops without a record from either backend"
+    differ = comparison.ops_with(compare.DIFFER)
+    assert not differ, (f"{CANDIDATE} differs from the in-tree backend in {differ}; "
+                        f"see {build_dir / 'conformance-report.txt'}")
