@@ -4,6 +4,7 @@
 #             and the Python packages Debian lacks (from PyPI, pinned)
 # make conformance-full   the differential conformance suite on every sample
 # make bench  builds, then measures eager vs in-tree lazy vs plugins (bench/run.py)
+# make test-torch2   build and test against PyTorch 2.11 (pip wheel, once)
 
 PYTHON   ?= /usr/bin/python3
 BUILD    ?= build
@@ -19,7 +20,7 @@ DEB_PACKAGES := cmake ninja-build g++ ccache pkg-config \
 # Not in Debian; PyTorch's OpInfo database (tests/conformance) imports it.
 PIP_PACKAGES := expecttest==0.1.6
 
-.PHONY: deps build test conformance-full demo bench install clean
+.PHONY: deps build test test-torch2 conformance-full demo bench install clean
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -46,7 +47,12 @@ build: deps $(BUILD)/build.ninja
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	LTC_BUILD_DIR=$(CURDIR)/$(BUILD) PYTHONPATH=$(PYTHONPATH_BUILD) \
-	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/python
+	  $(PYTHON) -m pytest -q -rs -p no:cacheprovider tests/python
+
+# The same build and tests against PyTorch 2.11's LibTorch (a ~5 GB wheel
+# from PyPI, installed once into .venv-torch2).
+test-torch2: deps
+	tests/torch2/run.sh
 
 conformance-full: build
 	LTC_BUILD_DIR=$(CURDIR)/$(BUILD) PYTHONPATH=$(PYTHONPATH_BUILD) LTC_CONFORMANCE_SAMPLES=all \
