@@ -236,27 +236,31 @@ def ms(seconds):
 def table(summary, checks, plugin, backends, cases, machine):
     lines = []
     plugins = [b for b in backends if workloads.BACKENDS[b].init not in (None, "in_tree")]
+    lazy = [b for b in backends if b != "eager"]
     header = ["workload", "size"] + [f"{b} ms" for b in backends]
-    header += [f"{p}/in_tree" for p in plugins] + [f"{p}/eager" for p in plugins]
-    header += [f"first step {b} ms" for b in backends if b != "eager"]
+    header += [f"{p}/in_tree" for p in plugins]
+    header += [f"{plugins[0]}/eager"] if plugins and "eager" in backends else []
+    header += ["first step ms " + " / ".join(lazy)] if lazy else []
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
+
+    def ratio_cell(key):
+        r = summary["ratios"].get(key)
+        return (f"{r['ratio']:.3f} ({r['per_round_min']:.2f}–{r['per_round_max']:.2f})"
+                if r else "–")
+
     for case in cases:
         key = f"{case.workload} {case.size}"
         row = [case.workload, case.size]
         for name in backends:
             s = summary["steps"].get(f"{key} {name}")
             row.append(f"{ms(s['median_s'])} ({ms(s['p25_s'])}–{ms(s['p75_s'])})" if s else "–")
-        for against in ("in_tree", "eager"):
-            for p in plugins:
-                r = summary["ratios"].get(f"{key} {p}/{against}")
-                row.append(f"{r['ratio']:.3f} ({r['per_round_min']:.2f}–{r['per_round_max']:.2f})"
-                           if r else "–")
-        for name in backends:
-            if name == "eager":
-                continue
-            s = summary["steps"].get(f"{key} {name}")
-            row.append(ms(s["first_step_median_s"]) if s else "–")
+        row += [ratio_cell(f"{key} {p}/in_tree") for p in plugins]
+        if plugins and "eager" in backends:
+            row.append(ratio_cell(f"{key} {plugins[0]}/eager"))
+        if lazy:
+            firsts = [summary["steps"].get(f"{key} {name}") for name in lazy]
+            row.append(" / ".join(ms(s["first_step_median_s"]) if s else "–" for s in firsts))
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     lines.append("Step: median over all timed steps of all rounds (25th–75th percentile); "
@@ -293,7 +297,9 @@ def table(summary, checks, plugin, backends, cases, machine):
     lines.append("")
     lines.append(f"Machine: {machine['os']}, {machine['cores']} cores ({machine['cpu']}), "
                  f"{machine['threads']} threads, OpenBLAS pthread "
-                 f"{machine['libopenblas0-pthread']}, python3-torch {machine['python3-torch']}")
+                 f"{machine['libopenblas0-pthread']}, python3-torch {machine['python3-torch']}; "
+                 "load average before / after: "
+                 f"{machine['load_average_before'][0]:.2f} / {machine['load_average_after'][0]:.2f}")
     return "\n".join(lines)
 
 

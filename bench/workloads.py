@@ -13,16 +13,15 @@ import torch
 # env: extra environment for that backend's worker processes.
 Backend = namedtuple("Backend", "name device init env")
 
-# Every backend the harness knows, in table order. The plugin reads
-# LTC_TS_OPTIMIZE; until it has optimisations, ts_cpu_noopt runs the same
-# code as ts_cpu, so it is known here but not in DEFAULT_BACKENDS.
+# Every backend the harness knows, in table order. ts_cpu_noopt is ts_cpu
+# with its graph rewrites off (the plugin reads LTC_TS_OPTIMIZE).
 BACKENDS = {b.name: b for b in [
     Backend("eager", "cpu", None, {}),
     Backend("in_tree", "lazy", "in_tree", {}),
     Backend("ts_cpu", "lazy", "ts_cpu", {}),
     Backend("ts_cpu_noopt", "lazy", "ts_cpu", {"LTC_TS_OPTIMIZE": "0"}),
 ]}
-DEFAULT_BACKENDS = ["eager", "in_tree", "ts_cpu"]
+DEFAULT_BACKENDS = ["eager", "in_tree", "ts_cpu", "ts_cpu_noopt"]
 
 # The configuration the step-time budget compares with the in-tree backend:
 # the plugin with its own optimisations off, when that was run.
