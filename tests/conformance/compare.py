@@ -240,7 +240,8 @@ def compare_case(ref, cand, tolerance, not_comparable=False):
             return SAME, "within tolerance"
         return DIFFER, "results differ: " + describe_difference(value_a, value_b)
     if not ref["ok"] and not cand["ok"] and ref["ok"] is not None and cand["ok"] is not None:
-        return BOTH_FAIL, ref["error"]
+        eagerly = "(fails eagerly too) " if ref.get("eager", "") is None else ""
+        return BOTH_FAIL, eagerly + ref["error"]
     if ref["ok"]:
         return DIFFER, "fails only under the candidate: " + str(cand["error"])
     return DIFFER, "fails only in-tree: " + str(ref["error"])

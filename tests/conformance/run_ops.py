@@ -327,7 +327,8 @@ def run_op(op, limit, dtypes, progress, crashed):
             seed_everything(zlib.crc32(f"{record['op']}/{dtype_name}".encode()))
             samples = list(op.sample_inputs("cpu", dtype, requires_grad=grad))
         except Exception as error:  # noqa: BLE001
-            record["samples"][dtype_name] = "error: " + describe(error)
+            record["samples"][dtype_name] = ("OpInfo could not generate the samples: "
+                                             + describe(error))
             continue
         on_device = placements(op, dtype, samples)
         chosen, noncontiguous = select_samples(samples, limit)
@@ -352,7 +353,7 @@ def run_op(op, limit, dtypes, progress, crashed):
                 crash = crashed.get((record["op"], *key))
                 if crash:
                     record["cases"][key] = {"ok": False, "error": "crash: " + crash,
-                                            "eager": None, "lazy": None}
+                                            "eager": "not run", "lazy": None}
                     continue
                 progress(key)
                 before = fallback_counts()
@@ -431,10 +432,27 @@ def read_records(out):
                 return
 
 
+def accept_sets_in_random_sample():
+    """Some of OpInfo 1.13's sample generators (cross_entropy's) call
+    random.sample on a set, which Python 3.11 refuses; give it the set's
+    elements in sorted order instead."""
+    import random
+    sample = random.Random.sample
+
+    def sample_of_sets(self, population, *args, **kwargs):
+        if isinstance(population, (set, frozenset)):
+            population = sorted(population)
+        return sample(self, population, *args, **kwargs)
+
+    random.Random.sample = sample_of_sets
+    random.sample = random._inst.sample
+
+
 def worker(args):
     import torch
     import warnings
     warnings.simplefilter("ignore")
+    accept_sets_in_random_sample()
     # Both backends run side by side on two cores; one thread each.
     torch.set_num_threads(1)
     init_backend(args.backend)
