@@ -88,3 +88,63 @@ def test_ts_cpu_differs_from_the_in_tree_backend_in_no_op(build_dir, capsys):
     differ = comparison.ops_with(compare.DIFFER)
     assert not differ, (f"{CANDIDATE} differs from the in-tree backend in {differ}; "
                         f"see {build_dir / 'conformance-report.txt'}")
+
+
+def record(op, cases, **extra):
+    """A run_ops.py record with `cases` {(dtype, case, kind): case record}."""
+    return {"op": op, "cases": cases, "tags": {key: set() for key in cases},
+            "inputs": {key[:2]: 1 for key in cases}, "samples": {}, "error": None,
+            "tolerance": {}, **extra}
+
+
+def ok(value, eager="bitwise", lazy="bitwise"):
+    return {"ok": True, "value": compare.decode(compare.encode(value)),
+            "eager": eager, "lazy": lazy}
+
+
+def failed(error, eager="bitwise"):
+    return {"ok": False, "error": error, "eager": eager, "lazy": None}
+
+
+def test_compare_tells_same_differ_and_both_fail():
+    import torch
+    key = ("float32", "0", "fwd")
+    x = torch.tensor([1.0, 2.0, float("nan")])
+    nudged = torch.tensor([1.0, 2.0 + 2e-7, float("nan")])
+    ref = {
+        "same": record("same", {key: ok(x)}),
+        "bits": record("bits", {key: ok(x)}),
+        "close": record("close", {key: ok(x, eager="close")}),
+        "random": record("random", {key: ok(torch.zeros(3), eager="random")}),
+        "random_shape": record("random_shape", {key: ok(torch.zeros(3), eager="random")}),
+        "both": record("both", {key: failed("RuntimeError: no")}),
+        "cand_fails": record("cand_fails", {key: ok(x)}),
+        "ref_fails": record("ref_fails", {key: failed("RuntimeError: no")}),
+        "strides": record("strides", {key: ok(torch.zeros(2, 3))}),
+        "flaky": record("flaky", {key: ok(x)}),
+        "inputs": record("inputs", {key: ok(x)}),
+    }
+    cand = {
+        "same": record("same", {key: ok(x.clone())}),
+        "bits": record("bits", {key: ok(nudged)}),
+        "close": record("close", {key: ok(nudged)}),
+        "random": record("random", {key: ok(torch.ones(3), eager="random")}),
+        "random_shape": record("random_shape", {key: ok(torch.ones(4), eager="random")}),
+        "both": record("both", {key: failed("RuntimeError: other")}),
+        "cand_fails": record("cand_fails", {key: failed("RuntimeError: no")}),
+        "ref_fails": record("ref_fails", {key: ok(x)}),
+        "strides": record("strides", {key: ok(torch.zeros(3, 2).t())}),
+        "flaky": record("flaky", {key: ok(x, lazy="random")}),
+        "inputs": record("inputs", {key: ok(x)}, inputs={key[:2]: 2}),
+    }
+    comparison = compare.Comparison(ref, cand)
+    verdicts = {op: verdict for op, (verdict, _) in comparison.ops.items()}
+    assert verdicts == {
+        "same": compare.SAME, "bits": compare.DIFFER, "close": compare.SAME,
+        "random": compare.SAME, "random_shape": compare.DIFFER,
+        "both": compare.BOTH_FAIL, "cand_fails": compare.DIFFER,
+        "ref_fails": compare.DIFFER, "strides": compare.DIFFER,
+        "flaky": compare.DIFFER, "inputs": compare.DIFFER,
+    }
+    table = comparison.table()
+    assert "ops that differ (7)" in table and "ops failing under both (1): both" in table
