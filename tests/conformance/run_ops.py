@@ -513,6 +513,7 @@ def driver(args):
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                        env=dict(os.environ, PYTHONHASHSEED="0"),
                                        start_new_session=True)
+            stop_worker_with_driver(process)
             current, since = None, time.monotonic()
             while process.poll() is None:
                 time.sleep(0.2)
@@ -543,6 +544,18 @@ def driver(args):
             with open(args.out + ".crashed", "a") as stream:
                 stream.write("\t".join([*where, reason]) + "\n")
     return 1
+
+
+def stop_worker_with_driver(process):
+    """The worker has a session of its own (so a hang can be killed with all
+    it started): a driver told to stop takes it down too."""
+    def stop(signum, frame):
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 
 
 def describe_exit(returncode):

@@ -71,8 +71,14 @@ def test_ts_cpu_differs_from_the_in_tree_backend_in_no_op(build_dir, capsys):
         for backend in ("intree", CANDIDATE)
     }
     timeout = TIMEOUT_S * (10 if samples == "all" else 1)
-    logs = {backend: runner.communicate(timeout=timeout)[0]
-            for backend, runner in runners.items()}
+    try:
+        logs = {backend: runner.communicate(timeout=timeout)[0]
+                for backend, runner in runners.items()}
+    finally:
+        for runner in runners.values():
+            if runner.poll() is None:
+                runner.terminate()
+                runner.wait()
     seconds = time.monotonic() - started
     for backend, runner in runners.items():
         assert runner.returncode == 0, f"run_ops.py {backend} failed:\n{logs[backend]}"
