@@ -13,6 +13,9 @@ BACKENDS = {
     "eager": ("", "cpu", {}),
     "intree": ("import torch._lazy.ts_backend; torch._lazy.ts_backend.init()", "lazy", {}),
     "ts_cpu": ("import ltc_plugins; assert ltc_plugins.init('ts_cpu') == 'ts_cpu'", "lazy", {}),
+    # ts_cpu with its graph rewrites off: the in-tree backend's graphs, bit for bit.
+    "ts_cpu_noopt": ("import ltc_plugins; assert ltc_plugins.init('ts_cpu') == 'ts_cpu'",
+                     "lazy", {"LTC_TS_OPTIMIZE": "0"}),
     "eager_cuda": ("", "cuda", {}),
     "intree_cuda": ("import torch._lazy.ts_backend; torch._lazy.ts_backend.init()", "lazy",
                     {"LTC_TS_CUDA": "1"}),
