@@ -26,6 +26,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORKER = HERE / "worker.py"
 THREADS = "2"
+# OpenMP threads that wait passively. The default (spinning) turns any other
+# load on a 2-core machine into 10-50x slower steps (eager MLP 64x256 with a
+# neighbour busy: 100 ms median against 2.1 ms passive), which no amount of
+# interleaving averages out. Same for every backend.
+OMP_WAIT_POLICY = "PASSIVE"
 
 BUDGET_STEP = 1.03      # plugin (optimisations off) / in-tree, steady step
 BUDGET_FIRST = 1.10     # plugin / in-tree, first step (trace + compile)
@@ -42,6 +47,7 @@ def worker_env(backend, build):
     env["PYTHONPATH"] = str(build / "lib" / "python3" / "dist-packages")
     env["OMP_NUM_THREADS"] = THREADS
     env["OPENBLAS_NUM_THREADS"] = THREADS
+    env["OMP_WAIT_POLICY"] = OMP_WAIT_POLICY
     env.update(backend.env)
     return env
 
@@ -87,7 +93,7 @@ def machine_info():
     return {"cpu": cpu, "cores": os.cpu_count(), "os": os_name,
             "python3-torch": deb_version("python3-torch"),
             "libopenblas0-pthread": deb_version("libopenblas0-pthread"),
-            "threads": int(THREADS)}
+            "threads": int(THREADS), "omp_wait_policy": OMP_WAIT_POLICY}
 
 
 def quantiles(values):
@@ -296,7 +302,8 @@ def table(summary, checks, plugin, backends, cases, machine):
                          f"{value} {sign} {c['limit']}")
     lines.append("")
     lines.append(f"Machine: {machine['os']}, {machine['cores']} cores ({machine['cpu']}), "
-                 f"{machine['threads']} threads, OpenBLAS pthread "
+                 f"{machine['threads']} threads (OMP_WAIT_POLICY={machine['omp_wait_policy']}), "
+                 "OpenBLAS pthread "
                  f"{machine['libopenblas0-pthread']}, python3-torch {machine['python3-torch']}; "
                  "load average before / after: "
                  f"{machine['load_average_before'][0]:.2f} / {machine['load_average_after'][0]:.2f}")
