@@ -36,6 +36,7 @@ def test_table_has_a_row_per_workload_and_the_budget(smoke):
     for name in workloads.DEFAULT_BACKENDS:
         assert f"{name} ms" in header
     assert "ts_cpu/in_tree" in header and "ts_cpu/eager" in header
+    assert any(line.startswith("| workload | size | eager CPU ms") for line in lines)
     for case in workloads.SMOKE_CASES:
         assert any(line.startswith(f"| {case.workload} | {case.size} |") for line in lines)
     assert any(line.startswith("| in_tree | 1 MiB |") for line in lines), "transfer table"
@@ -55,6 +56,7 @@ def test_json_report_is_complete(smoke):
         for name in workloads.DEFAULT_BACKENDS:
             entry = steps[f"{case.workload} {case.size} {name}"]
             assert entry["p25_s"] <= entry["median_s"] <= entry["p75_s"]
+            assert entry["cpu_p25_s"] <= entry["cpu_median_s"] <= entry["cpu_p75_s"]
             assert entry["first_step_median_s"] > 0
             if name != "eager":
                 assert entry["fallbacks"] == {}, "every op of the workloads is lowered"
@@ -79,7 +81,7 @@ def test_json_report_is_complete(smoke):
 
     checks = report["budget"]["checks"]
     assert report["budget"]["plugin"] == "ts_cpu_noopt", "the budget is for rewrites off"
-    assert len(checks) == 2 * len(workloads.SMOKE_CASES) + 3
+    assert len(checks) == 3 * len(workloads.SMOKE_CASES) + 3, "wall, CPU, first step"
     assert all(isinstance(c["pass"], bool) for c in checks)
 
 
