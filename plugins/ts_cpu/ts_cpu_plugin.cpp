@@ -17,8 +17,4 @@ const ltc::plugin::PluginDescriptor kDescriptor = {
 
 }  // namespace
 
-extern "C" LTC_PLUGIN_EXPORT const LtcPluginApi* ltc_plugin_query(
-    uint32_t host_abi_major, uint32_t /*host_abi_minor*/) {
-  if (host_abi_major != LTC_PLUGIN_ABI_MAJOR) return nullptr;
-  return ltc::plugin::MakePluginApi(kDescriptor);
-}
+LTC_PLUGIN_DEFINE_QUERY(kDescriptor)

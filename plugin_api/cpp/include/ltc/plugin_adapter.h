@@ -95,6 +95,15 @@ struct PluginDescriptor {
 // norm), at the ABI version of this header.
 const LtcPluginApi* MakePluginApi(const PluginDescriptor& descriptor);
 
+// Defines the plugin's exported ltc_plugin_query, serving `descriptor` (a
+// PluginDescriptor with static storage) to hosts of this ABI major.
+#define LTC_PLUGIN_DEFINE_QUERY(descriptor)                                   \
+  extern "C" LTC_PLUGIN_EXPORT const LtcPluginApi* ltc_plugin_query(          \
+      uint32_t host_abi_major, uint32_t /*host_abi_minor*/) {                 \
+    if (host_abi_major != LTC_PLUGIN_ABI_MAJOR) return nullptr;               \
+    return ::ltc::plugin::MakePluginApi(descriptor);                          \
+  }
+
 // Builds an error object; for plugins that fill a slot by hand.
 LtcError* MakeError(LtcErrorCode code, const std::string& message);
 
