@@ -26,11 +26,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORKER = HERE / "worker.py"
 THREADS = "2"
-# OpenMP threads that wait passively. The default (spinning) turns any other
-# load on a 2-core machine into 10-50x slower steps (eager MLP 64x256 with a
-# neighbour busy: 100 ms median against 2.1 ms passive), which no amount of
-# interleaving averages out. Same for every backend.
-OMP_WAIT_POLICY = "PASSIVE"
+# --omp-wait-policy, the same for every backend. By default OpenMP threads
+# wait passively: spinning ones turn any other load on a 2-core machine into
+# 10-50x slower, bimodal steps (eager MLP 64x256 with a neighbour busy:
+# 100 ms median against 2.1 ms passive), which no interleaving averages out.
+# On a quiet machine libgomp's own default (spin, then sleep) is faster for
+# lazy steps, whose graphs run many small parallel ops (in-tree MLP 64x256:
+# 5.3 ms against 7.9 ms passive): "default" leaves the variable unset.
+OMP_WAIT_POLICIES = ["passive", "active", "default"]
 
 BUDGET_STEP = 1.03      # plugin (optimisations off) / in-tree, steady step
 BUDGET_FIRST = 1.10     # plugin / in-tree, first step (trace + compile)
@@ -41,21 +44,23 @@ class WorkerFailed(RuntimeError):
     pass
 
 
-def worker_env(backend, build):
+def worker_env(backend, build, wait_policy):
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("LTC_") and k != "SPDLOG_LEVEL"}
+           if not k.startswith("LTC_") and k not in ("SPDLOG_LEVEL", "OMP_WAIT_POLICY")}
     env["PYTHONPATH"] = str(build / "lib" / "python3" / "dist-packages")
     env["OMP_NUM_THREADS"] = THREADS
     env["OPENBLAS_NUM_THREADS"] = THREADS
-    env["OMP_WAIT_POLICY"] = OMP_WAIT_POLICY
+    if wait_policy != "default":
+        env["OMP_WAIT_POLICY"] = wait_policy.upper()
     env.update(backend.env)
     return env
 
 
-def run_worker(args, backend, build):
+def run_worker(args, backend, options):
     command = [sys.executable, str(WORKER)] + args
     print("bench:", " ".join(args), file=sys.stderr, flush=True)
-    done = subprocess.run(command, env=worker_env(backend, build), cwd=HERE,
+    env = worker_env(backend, options.build.resolve(), options.omp_wait_policy)
+    done = subprocess.run(command, env=env, cwd=HERE,
                           capture_output=True, text=True, timeout=900)
     if done.returncode == 3:
         sys.stderr.write(done.stderr)
@@ -93,7 +98,7 @@ def machine_info():
     return {"cpu": cpu, "cores": os.cpu_count(), "os": os_name,
             "python3-torch": deb_version("python3-torch"),
             "libopenblas0-pthread": deb_version("libopenblas0-pthread"),
-            "threads": int(THREADS), "omp_wait_policy": OMP_WAIT_POLICY}
+            "threads": int(THREADS)}
 
 
 def quantiles(values):
@@ -105,7 +110,7 @@ def quantiles(values):
     return q[1], q[0], q[2]
 
 
-def measure(options, backends, cases, build):
+def measure(options, backends, cases):
     lazy = [b for b in backends if workloads.BACKENDS[b].device == "lazy"]
     raw = {"step": [], "transfer": [], "init": []}
     for round_ in range(options.rounds):
@@ -114,18 +119,18 @@ def measure(options, backends, cases, build):
                 args = ["step", case.workload, case.size, name]
                 if options.smoke:
                     args.append("--smoke")
-                result = run_worker(args, workloads.BACKENDS[name], build)
+                result = run_worker(args, workloads.BACKENDS[name], options)
                 result.update(round=round_, workload=case.workload, size=case.size)
                 raw["step"].append(result)
         for name in rotated(lazy, round_) if options.transfer_repeats else []:
             result = run_worker(["transfer", name, "--mib", str(options.transfer_mib),
                                  "--repeats", str(options.transfer_repeats)],
-                                workloads.BACKENDS[name], build)
+                                workloads.BACKENDS[name], options)
             result["round"] = round_
             raw["transfer"].append(result)
         for _ in range(options.init_per_round):
             for name in rotated(lazy, round_):
-                result = run_worker(["init", name], workloads.BACKENDS[name], build)
+                result = run_worker(["init", name], workloads.BACKENDS[name], options)
                 result["round"] = round_
                 raw["init"].append(result)
     return raw
@@ -384,6 +389,9 @@ def main():
     parser.add_argument("--workloads", default="",
                         help="comma-separated workload names (mlp, cnn, transformer); "
                              "default: all")
+    parser.add_argument("--omp-wait-policy", choices=OMP_WAIT_POLICIES, default="passive",
+                        help='OMP_WAIT_POLICY of the workers, "default" leaves it unset '
+                             "(libgomp spins, then sleeps); default: passive")
     parser.add_argument("--transfer-mib", type=int, default=64)
     parser.add_argument("--transfer-repeats", type=int, default=10, help="0: no transfers")
     parser.add_argument("--init-per-round", type=int, default=2, help="0: no init times")
@@ -401,13 +409,13 @@ def main():
         cases = [c for c in cases if c.workload in wanted]
         if not cases:
             parser.error(f"no workload among {wanted}")
-    build = options.build.resolve()
 
     machine = machine_info()
+    machine["omp_wait_policy"] = options.omp_wait_policy
     load_before = os.getloadavg()
     started = time.time()
     try:
-        raw = measure(options, backends, cases, build)
+        raw = measure(options, backends, cases)
     except WorkerFailed as error:
         print(f"\n*** make bench: {error}\n", file=sys.stderr)
         return 2
