@@ -147,10 +147,13 @@ std::unique_ptr<plugin::Buffer> TsClient::buffer_from_host(
     tensor->deleter(tensor);
     throw Error(LTC_ERROR_INVALID_ARGUMENT, e.what());
   }
-  const at::Device target = DeviceFor(device);
   // Same device: alias the host's memory, as the in-tree backend does.
-  if (host.device() != target) host = host.to(target, /*non_blocking=*/true);
+  if (host.device() != DeviceFor(device)) host = CopyToDevice(host, device);
   return std::make_unique<TsBuffer>(std::move(host), device);
+}
+
+at::Tensor TsClient::CopyToDevice(const at::Tensor& tensor, int32_t device) {
+  return tensor.to(DeviceFor(device), /*non_blocking=*/true);
 }
 
 std::unique_ptr<plugin::Buffer> TsClient::buffer_from_scalar(
@@ -181,7 +184,11 @@ std::unique_ptr<plugin::Buffer> TsClient::buffer_create_placeholder(
 
 DLManagedTensor* TsClient::buffer_to_host(plugin::Buffer& buffer) {
   const at::Tensor& tensor = static_cast<TsBuffer&>(buffer).tensor();
-  return ToDLPack(tensor.is_cpu() ? tensor : tensor.to(at::kCPU));
+  return ToDLPack(tensor.is_cpu() ? tensor : CopyToHost(tensor));
+}
+
+at::Tensor TsClient::CopyToHost(const at::Tensor& tensor) {
+  return tensor.to(at::kCPU);
 }
 
 std::unique_ptr<plugin::Executable> TsClient::compile(const LtcCompileArgs& args) {

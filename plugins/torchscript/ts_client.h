@@ -63,7 +63,8 @@ class TsExecutable final : public plugin::Executable {
 std::shared_ptr<torch::jit::Graph> ReadTorchScriptArchive(
     const void* data, size_t size, const at::Device& device);
 
-class TsClient final : public plugin::Client {
+// ts_cpu uses it as is; ts_cuda derives from it for its own transfers.
+class TsClient : public plugin::Client {
  public:
   // `kind` is the device kind reported to the host ("cpu", "cuda").
   TsClient(at::DeviceType device_type, int32_t device_count, std::string kind);
@@ -87,9 +88,16 @@ class TsClient final : public plugin::Client {
   void synchronize(int32_t device) override;
   void set_rng_seed(uint64_t seed) override;
 
- private:
+ protected:
+  // The transfers behind buffer_from_host and buffer_to_host, between the
+  // DLPack import/export they share. CopyToDevice gets a tensor on another
+  // device than `device`; CopyToHost one that is not on the CPU.
+  virtual at::Tensor CopyToDevice(const at::Tensor& tensor, int32_t device);
+  virtual at::Tensor CopyToHost(const at::Tensor& tensor);
+
   at::Device DeviceFor(int32_t ordinal) const;
 
+ private:
   at::DeviceType device_type_;
   int32_t device_count_;
   std::string kind_;
