@@ -3,7 +3,8 @@
 // Availability is probed with the CUDA runtime (linked statically, so the
 // plugin loads on machines without CUDA and can say why it cannot run)
 // and with LibTorch's CUDA hooks (Debian's LibTorch has no CUDA).
-#include "ts_client.h"
+// Transfers are the plugin's own: cuda_client.h.
+#include "cuda_client.h"
 
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <cuda_runtime_api.h>
@@ -35,8 +36,8 @@ void CheckAvailable() {
 
 std::unique_ptr<ltc::plugin::Client> CreateClient(const LtcClientCreateArgs&) {
   CheckAvailable();
-  return std::make_unique<ltc::torchscript::TsClient>(
-      at::kCUDA, at::detail::getCUDAHooks().getNumGPUs(), "cuda");
+  return std::make_unique<ltc::ts_cuda::CudaClient>(
+      at::detail::getCUDAHooks().getNumGPUs());
 }
 
 const ltc::plugin::PluginDescriptor kDescriptor = {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/csrc/lazy/core/ir.h>
 #include <torch/version.h>
 
@@ -20,6 +21,19 @@ inline const at::Generator& DefaultCudaGenerator(c10::DeviceIndex device) {
   return at::detail::getCUDAHooks().getDefaultGenerator(device);
 #else
   return at::detail::getCUDAHooks().getDefaultCUDAGenerator(device);
+#endif
+}
+
+// The native handle (for CUDA, the cudaStream_t) of the calling thread's
+// current stream on `device`; nullptr is the default (legacy) stream.
+// c10::Stream::native_handle came with LibTorch 2.2; before it this says
+// nullptr, the default stream, which stays current unless code sets another.
+inline void* CurrentStreamHandle(const c10::Device& device) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 2)
+  return c10::impl::getDeviceGuardImpl(device.type())->getStream(device).native_handle();
+#else
+  (void)device;
+  return nullptr;
 #endif
 }
 
