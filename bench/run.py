@@ -1,6 +1,7 @@
 """make bench: training-step times, first-step latency, transfer bandwidth
 and plugin init time, eager CPU vs the in-tree TorchScript lazy backend vs
-ltc-plugins backends.
+ltc-plugins backends; on CUDA too (eager_cuda, in_tree_cuda, ts_cuda) where
+torch sees a GPU, and skipped with a message where it does not.
 
     /usr/bin/python3 bench/run.py [--rounds N] [--smoke] [--out DIR]
                                   [--backends eager,in_tree,ts_cpu]
@@ -73,7 +74,7 @@ def run_worker(args, backend, options):
 
 
 def rotated(items, by):
-    by %= len(items)
+    by %= max(len(items), 1)
     return items[by:] + items[:by]
 
 
@@ -178,12 +179,13 @@ def summarise(raw, backends, cases):
         key = f"{case.workload} {case.size}"
         for name in backends:
             if workloads.BACKENDS[name].init not in (None, "in_tree"):
-                ratios[f"{key} {name}/in_tree"] = ratio(case, name, "in_tree")
-                ratios[f"{key} {name}/in_tree cpu"] = ratio(case, name, "in_tree",
-                                                            key="cpu_median_s")
-                ratios[f"{key} {name}/eager"] = ratio(case, name, "eager")
-                ratios[f"{key} {name}/in_tree first step"] = ratio(
-                    case, name, "in_tree", key="first_step_median_s")
+                in_tree, eager = workloads.references(workloads.BACKENDS[name])
+                ratios[f"{key} {name}/{in_tree}"] = ratio(case, name, in_tree)
+                ratios[f"{key} {name}/{in_tree} cpu"] = ratio(case, name, in_tree,
+                                                              key="cpu_median_s")
+                ratios[f"{key} {name}/{eager}"] = ratio(case, name, eager)
+                ratios[f"{key} {name}/{in_tree} first step"] = ratio(
+                    case, name, in_tree, key="first_step_median_s")
 
     transfer = {}
     for name in backends:
@@ -258,10 +260,12 @@ def ms(seconds):
 def table(summary, checks, plugin, backends, cases, machine):
     lines = []
     plugins = [b for b in backends if workloads.BACKENDS[b].init not in (None, "in_tree")]
-    lazy = [b for b in backends if b != "eager"]
+    in_tree = {p: workloads.references(workloads.BACKENDS[p])[0] for p in plugins}
+    lazy = [b for b in backends if workloads.BACKENDS[b].device == "lazy"]
     header = ["workload", "size"] + [f"{b} ms" for b in backends]
-    header += [f"{p}/in_tree" for p in plugins]
-    header += [f"{plugins[0]}/eager"] if plugins and "eager" in backends else []
+    header += [f"{p}/{in_tree[p]}" for p in plugins]
+    eager = workloads.references(workloads.BACKENDS[plugins[0]])[1] if plugins else None
+    header += [f"{plugins[0]}/{eager}"] if eager in backends else []
     header += ["first step ms " + " / ".join(lazy)] if lazy else []
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
@@ -277,9 +281,9 @@ def table(summary, checks, plugin, backends, cases, machine):
         for name in backends:
             s = summary["steps"].get(f"{key} {name}")
             row.append(f"{ms(s['median_s'])} ({ms(s['p25_s'])}–{ms(s['p75_s'])})" if s else "–")
-        row += [ratio_cell(f"{key} {p}/in_tree") for p in plugins]
-        if plugins and "eager" in backends:
-            row.append(ratio_cell(f"{key} {plugins[0]}/eager"))
+        row += [ratio_cell(f"{key} {p}/{in_tree[p]}") for p in plugins]
+        if eager in backends:
+            row.append(ratio_cell(f"{key} {plugins[0]}/{eager}"))
         if lazy:
             firsts = [summary["steps"].get(f"{key} {name}") for name in lazy]
             row.append(" / ".join(ms(s["first_step_median_s"]) if s else "–" for s in firsts))
@@ -290,7 +294,7 @@ def table(summary, checks, plugin, backends, cases, machine):
 
     lines.append("")
     header = ["workload", "size"] + [f"{b} CPU ms" for b in backends]
-    header += [f"{p}/in_tree CPU" for p in plugins]
+    header += [f"{p}/{in_tree[p]} CPU" for p in plugins]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
     for case in cases:
@@ -300,7 +304,7 @@ def table(summary, checks, plugin, backends, cases, machine):
             s = summary["steps"].get(f"{key} {name}")
             row.append(f"{ms(s['cpu_median_s'])} ({ms(s['cpu_p25_s'])}–{ms(s['cpu_p75_s'])})"
                        if s else "–")
-        row += [ratio_cell(f"{key} {p}/in_tree cpu") for p in plugins]
+        row += [ratio_cell(f"{key} {p}/{in_tree[p]} cpu") for p in plugins]
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     lines.append("CPU: CPU time of all the worker's threads per step, which time spent "
@@ -400,6 +404,15 @@ def main():
     unknown = [b for b in backends if b not in workloads.BACKENDS]
     if unknown:
         parser.error(f"unknown backends {unknown}; known: {list(workloads.BACKENDS)}")
+    if not workloads.cuda_available():
+        asked = [b for b in backends if b in workloads.CUDA_BACKENDS]
+        print(f"bench: torch {workloads.torch.__version__} sees no CUDA GPU; skipping the "
+              f"CUDA backends ({', '.join(asked or workloads.CUDA_BACKENDS)})",
+              file=sys.stderr)
+        backends = [b for b in backends if b not in workloads.CUDA_BACKENDS]
+        if not backends:
+            print("bench: no backend left to measure", file=sys.stderr)
+            return 0
     if options.smoke:
         options.rounds, options.transfer_mib = 1, 1
         options.transfer_repeats, options.init_per_round = 2, 1

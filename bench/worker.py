@@ -45,6 +45,27 @@ def lazy_sync():
     torch._lazy.wait_device_ops()
 
 
+def step_sync(backend):
+    """What makes a step's time include all its work. The lazy core's
+    wait_device_ops waits for its own threads, not for the GPU."""
+    lazy = backend.device == "lazy"
+
+    def sync():
+        if lazy:
+            lazy_sync()
+        if backend.cuda:
+            torch.cuda.synchronize()
+    return sync
+
+
+def use_cuda(backend):
+    """CUDA backends compute in IEEE float32 (no TF32), as the CPU ones do,
+    so that every backend trains to the same loss."""
+    if backend.cuda:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+
 def lazy_counters():
     """Ops the lazy core ran eagerly (its counters named aten::...), graphs
     compiled, and lazy tensors still alive."""
@@ -65,9 +86,10 @@ def run_steps(args):
     backend = workloads.BACKENDS[args.backend]
     case = workloads.find_case(args.workload, args.size, smoke=args.smoke)
     torch.manual_seed(0)
+    use_cuda(backend)
     workloads.init_backend(backend)
     lazy = backend.device == "lazy"
-    sync = lazy_sync if lazy else (lambda: None)
+    sync = step_sync(backend)
 
     work = case.build(backend.device)
     sync()  # uploads weights and data, so the first step does not
@@ -113,6 +135,7 @@ def run_transfer(args):
     import torch._lazy
     backend = workloads.BACKENDS[args.backend]
     workloads.init_backend(backend)
+    sync = step_sync(backend)
     numel = args.mib * 2**20 // 4
     x = torch.randn(numel)
 
@@ -121,12 +144,12 @@ def run_transfer(args):
 
     def upload():
         on_device = x.to("lazy")
-        lazy_sync()
+        sync()
         return on_device
 
     on_device = upload()
     computed = on_device + 1  # device data with no host copy behind it
-    lazy_sync()
+    sync()
 
     def download():
         return computed.cpu()

@@ -10,18 +10,38 @@ import torch
 
 # name: label in the table; device: where the model lives; init: how the
 # worker makes the lazy core's backend ("in_tree", a plugin name, or None);
-# env: extra environment for that backend's worker processes.
-Backend = namedtuple("Backend", "name device init env")
+# env: extra environment for that backend's worker processes; cuda: runs on
+# a CUDA GPU (the worker then waits for the GPU after each step).
+Backend = namedtuple("Backend", "name device init env cuda", defaults=(False,))
 
 # Every backend the harness knows, in table order. ts_cpu_noopt is ts_cpu
-# with its graph rewrites off (the plugin reads LTC_TS_OPTIMIZE).
+# with its graph rewrites off (the plugin reads LTC_TS_OPTIMIZE); the in-tree
+# backend runs on CUDA with LTC_TS_CUDA=1.
 BACKENDS = {b.name: b for b in [
     Backend("eager", "cpu", None, {}),
     Backend("in_tree", "lazy", "in_tree", {}),
     Backend("ts_cpu", "lazy", "ts_cpu", {}),
     Backend("ts_cpu_noopt", "lazy", "ts_cpu", {"LTC_TS_OPTIMIZE": "0"}),
+    Backend("eager_cuda", "cuda", None, {}, cuda=True),
+    Backend("in_tree_cuda", "lazy", "in_tree", {"LTC_TS_CUDA": "1"}, cuda=True),
+    Backend("ts_cuda", "lazy", "ts_cuda", {}, cuda=True),
 ]}
-DEFAULT_BACKENDS = ["eager", "in_tree", "ts_cpu", "ts_cpu_noopt"]
+CUDA_BACKENDS = [name for name, b in BACKENDS.items() if b.cuda]
+
+
+def cuda_available():
+    return torch.cuda.is_available()
+
+
+# The CUDA backends join the default set where torch sees a GPU.
+DEFAULT_BACKENDS = (["eager", "in_tree", "ts_cpu", "ts_cpu_noopt"]
+                    + (CUDA_BACKENDS if cuda_available() else []))
+
+
+def references(backend):
+    """The in-tree and eager backends `backend`'s ratios compare with: those
+    on the same kind of device."""
+    return ("in_tree_cuda", "eager_cuda") if backend.cuda else ("in_tree", "eager")
 
 # The configuration the step-time budget compares with the in-tree backend:
 # the plugin with its own optimisations off, when that was run.

@@ -89,3 +89,20 @@ def test_chart_is_a_png(smoke):
     _, out = smoke
     data = (out / "step_times.png").read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 1000
+
+
+def test_cuda_backends_are_skipped_with_a_message_without_a_gpu(build_dir, tmp_path):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is visible: the CUDA backends run in the default set")
+    assert not set(workloads.CUDA_BACKENDS) & set(workloads.DEFAULT_BACKENDS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LTC_")}
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--smoke", "--out", str(tmp_path),
+         "--build", str(BUILD_DIR), "--backends", "eager,eager_cuda,ts_cuda",
+         "--workloads", "mlp"],
+        env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    assert "sees no CUDA GPU; skipping the CUDA backends (eager_cuda, ts_cuda)" in done.stderr
+    header = next(line for line in done.stdout.splitlines() if line.startswith("| workload"))
+    assert "eager ms" in header and "cuda" not in header
