@@ -120,6 +120,8 @@ def measure(options, backends, cases):
                 args = ["step", case.workload, case.size, name]
                 if options.smoke:
                     args.append("--smoke")
+                if options.keep_update_history:
+                    args.append("--keep-update-history")
                 result = run_worker(args, workloads.BACKENDS[name], options)
                 result.update(round=round_, workload=case.workload, size=case.size)
                 raw["step"].append(result)
@@ -341,6 +343,7 @@ def table(summary, checks, plugin, backends, cases, machine):
     lines.append("")
     lines.append(f"Machine: {machine['os']}, {machine['cores']} cores ({machine['cpu']}), "
                  f"{machine['threads']} threads (OMP_WAIT_POLICY={machine['omp_wait_policy']}), "
+                 f"lazy update history {machine['update_history']}, "
                  "OpenBLAS pthread "
                  f"{machine['libopenblas0-pthread']}, python3-torch {machine['python3-torch']}; "
                  "load average before / after: "
@@ -396,6 +399,10 @@ def main():
     parser.add_argument("--omp-wait-policy", choices=OMP_WAIT_POLICIES, default="passive",
                         help='OMP_WAIT_POLICY of the workers, "default" leaves it unset '
                              "(libgomp spins, then sleeps); default: passive")
+    parser.add_argument("--keep-update-history", action="store_true",
+                        help="lazy steps end with a plain mark_step, so LibTorch 1.13 keeps "
+                             "every value an in-place op replaced (default: both lazy backends "
+                             "drop that record, ltc_plugins.drop_update_history)")
     parser.add_argument("--transfer-mib", type=int, default=64)
     parser.add_argument("--transfer-repeats", type=int, default=10, help="0: no transfers")
     parser.add_argument("--init-per-round", type=int, default=2, help="0: no init times")
@@ -425,6 +432,7 @@ def main():
 
     machine = machine_info()
     machine["omp_wait_policy"] = options.omp_wait_policy
+    machine["update_history"] = "kept" if options.keep_update_history else "dropped"
     load_before = os.getloadavg()
     started = time.time()
     try:

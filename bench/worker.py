@@ -45,12 +45,21 @@ def lazy_sync():
     torch._lazy.wait_device_ops()
 
 
-def step_sync(backend):
+def step_sync(backend, work, keep_update_history):
     """What makes a step's time include all its work. The lazy core's
-    wait_device_ops waits for its own threads, not for the GPU."""
+    wait_device_ops waits for its own threads, not for the GPU. Unless
+    `keep_update_history`, lazy steps (every lazy backend alike) first drop
+    the values LibTorch 1.13 keeps for each in-place op, which every
+    mark_step would compute and keep: a step's time would grow with the
+    steps run before it."""
     lazy = backend.device == "lazy"
+    drop = lazy and not keep_update_history
+    if drop:
+        import ltc_plugins
 
     def sync():
+        if drop:
+            ltc_plugins.drop_update_history(work.model, work.optimizer)
         if lazy:
             lazy_sync()
         if backend.cuda:
@@ -89,9 +98,9 @@ def run_steps(args):
     use_cuda(backend)
     workloads.init_backend(backend)
     lazy = backend.device == "lazy"
-    sync = step_sync(backend)
-
     work = case.build(backend.device)
+    sync = step_sync(backend, work, args.keep_update_history)
+
     sync()  # uploads weights and data, so the first step does not
 
     times, cpu_times = [], []
@@ -197,6 +206,7 @@ def main():
     step.add_argument("size")
     step.add_argument("backend")
     step.add_argument("--smoke", action="store_true")
+    step.add_argument("--keep-update-history", action="store_true")
     transfer = sub.add_parser("transfer")
     transfer.add_argument("backend")
     transfer.add_argument("--mib", type=int, default=64)

@@ -160,11 +160,9 @@ Case = namedtuple("Case", "workload size build warmup steps")
 # (workload, size label, builder, warm-up steps, timed steps). Warm-up covers
 # the lazy core's compiles (the first two steps trace different graphs: SGD
 # creates its momentum buffers in the first) and TorchScript's profiling and
-# optimising runs. Step counts stay small on purpose: the lazy core of torch
-# 1.13.1 keeps one dead tensor alive per in-place op (optimizer updates,
-# gradient accumulation), and every mark_step walks all live tensors, so a
-# lazy step gets slower the more steps a process has run (see worker.py's
-# live_tensors). Both lazy backends run the same number of steps.
+# optimising runs. With --keep-update-history, LibTorch 1.13 keeps every
+# value an in-place op replaced, so lazy steps slow down the more steps a
+# process has run (see worker.py's live_tensors): step counts stay small.
 CASES = [
     Case("mlp", "8x32", lambda d: mlp(d, 8, 32), 10, 40),
     Case("mlp", "64x256", lambda d: mlp(d, 64, 256), 10, 40),

@@ -4,6 +4,7 @@
 
 #include "plugin_backend.h"
 
+#include <ATen/FunctionalTensorWrapper.h>
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <torch/csrc/lazy/core/internal_ops/ltc_ops.h>
 #include <torch/csrc/lazy/core/ir_util.h>
@@ -110,6 +111,23 @@ std::vector<at::Tensor> RunCachedGraphOp(const std::string& graph_hash,
   return Backend().RunComputation(cached->computation, inputs);
 }
 
+// LibTorch 1.13's functionalization keeps every value an in-place op
+// replaced (FunctionalStorageImpl's update list, replayed only when a view
+// of the tensor is out of date): one dead lazy tensor per in-place op,
+// which mark_step then computes and stores. Applying the updates folds
+// them into the tensor's base and frees them; views stay correct, as they
+// regenerate from that base.
+int64_t DropUpdateHistoryOp(const std::vector<at::Tensor>& tensors) {
+  int64_t dropped = 0;
+  for (const at::Tensor& tensor : tensors) {
+    if (!tensor.defined() || !at::functionalization::impl::isFunctionalTensor(tensor)) continue;
+    if (at::functionalization::impl::unsafeGetFunctionalWrapper(tensor)->apply_updates()) {
+      ++dropped;
+    }
+  }
+  return dropped;
+}
+
 }  // namespace
 
 std::string init(const std::string& backend) {
@@ -149,6 +167,7 @@ TORCH_LIBRARY(ltc, m) {
   m.def("set_rng_seed(int seed) -> ()", ltc::SetRngSeedOp);
   m.def("get_tensors_device_data_node(Tensor[] tensors) -> (int[], Any[])",
         ltc::GetTensorsDeviceDataNodeOp);
+  m.def("drop_update_history(Tensor[] tensors) -> int", ltc::DropUpdateHistoryOp);
   m.def("run_cached_graph(str graph_hash, Any[] graph_inputs) -> Tensor[]",
         ltc::RunCachedGraphOp);
 }

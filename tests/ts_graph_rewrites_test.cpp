@@ -111,5 +111,113 @@ TEST(GraphRewrites, ZeroPlusAddBecomesAGuardedProduct) {
   }
 }
 
+// Results equal `expected` bit for bit, in dtype and in strides.
+void ExpectSameResults(const std::vector<at::Tensor>& results,
+                       const std::vector<at::Tensor>& expected) {
+  ASSERT_EQ(results.size(), expected.size());
+  for (size_t i = 0; i < results.size(); ++i) {
+    EXPECT_TRUE(torch::equal(results[i], expected[i])) << "result " << i;
+    EXPECT_EQ(results[i].scalar_type(), expected[i].scalar_type()) << "result " << i;
+    EXPECT_EQ(results[i].strides(), expected[i].strides()) << "result " << i;
+  }
+}
+
+// Runs `graph` on copies of `inputs`; fails if the graph wrote into them.
+std::vector<at::Tensor> ExecuteLeavingInputsAlone(
+    const std::shared_ptr<torch::jit::Graph>& graph, const std::vector<c10::IValue>& inputs) {
+  std::vector<c10::IValue> copies;
+  for (const c10::IValue& input : inputs) {
+    copies.push_back(input.isTensor() ? c10::IValue(input.toTensor().clone()) : input);
+  }
+  const auto results = Execute(graph, copies);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].isTensor()) {
+      EXPECT_TRUE(torch::equal(copies[i].toTensor(), inputs[i].toTensor())) << "input " << i;
+    }
+  }
+  return results;
+}
+
+// A linear layer's weight gradient as the lazy core lowers it, plus the
+// same product where something else reads it too.
+const char* kWeightGrad = R"IR(
+graph(%x : Tensor, %g : Tensor):
+  %xt : Tensor = aten::t_copy(%x)
+  %gw : Tensor = aten::mm(%xt, %g)
+  %gwt : Tensor = aten::t_copy(%gw)
+  %gx : Tensor = aten::mm(%xt, %g)
+  %gxt : Tensor = aten::t_copy(%gx)
+  %one : int = prim::Constant[value=1]()
+  %twice : Tensor = aten::add(%gx, %gx, %one)
+  return (%gwt, %gxt, %twice))IR";
+
+TEST(GraphRewrites, TransposedCopiesOfScratchValuesBecomeViews) {
+  auto graph = Parse(kWeightGrad);
+  const auto inputs = std::vector<c10::IValue>{torch::randn({8, 5}), torch::randn({8, 3})};
+  // The first product has no other reader: its transpose is a view of it.
+  // The second is read twice more, and t_copy(x) reads an input: copies.
+  EXPECT_EQ(ViewTransposesOfScratchValues(*graph), 1);
+  EXPECT_EQ(Count(*graph, "aten::t"), 1);
+  EXPECT_EQ(Count(*graph, "aten::t_copy"), 2);
+  const auto results = ExecuteLeavingInputsAlone(graph, inputs);
+  const auto expected = Execute(Parse(kWeightGrad), inputs);
+  ASSERT_EQ(results.size(), expected.size());
+  for (size_t i = 0; i < results.size(); ++i) {
+    EXPECT_TRUE(torch::equal(results[i], expected[i])) << "result " << i;
+    EXPECT_EQ(results[i].strides(), expected[i].strides()) << "result " << i;
+  }
+}
+
+const char* kZeroGrad = R"IR(
+graph(%grad : Tensor):
+  %zeroed : Tensor = aten::zero(%grad)
+  return (%zeroed))IR";
+
+TEST(GraphRewrites, ZeroClearsANewTensorOfTheSameLayout) {
+  auto graph = Parse(kZeroGrad);
+  EXPECT_EQ(ZeroWithoutCopying(*graph), 1);
+  EXPECT_EQ(Count(*graph, "aten::zero"), 0);
+  for (const at::Tensor& grad : {torch::randn({4, 3}), torch::randn({3, 4}).t(),
+                                 torch::randint(0, 9, {2, 2}, torch::kInt64)}) {
+    ExpectSameResults(ExecuteLeavingInputsAlone(graph, {grad}),
+                      Execute(Parse(kZeroGrad), {grad}));
+  }
+}
+
+// SGD with momentum as the lazy core lowers it: every op out of place.
+const char* kMomentumStep = R"IR(
+graph(%p : Tensor, %buf : Tensor, %g : Tensor, %m : Tensor, %alpha : int, %lr : float):
+  %scaled : Tensor = aten::mul(%buf, %m)
+  %new_buf : Tensor = aten::add(%scaled, %g, %alpha)
+  %new_p : Tensor = aten::add(%p, %new_buf, %lr)
+  %h : Tensor = aten::mm(%p, %p)
+  %act : Tensor = aten::relu(%h)
+  %shared : Tensor = aten::mul(%g, %m)
+  %r1 : Tensor = aten::sub(%shared, %g, %alpha)
+  %r2 : Tensor = aten::relu(%shared)
+  return (%new_buf, %new_p, %act, %r1, %r2))IR";
+
+TEST(GraphRewrites, ScratchValuesAreUpdatedInPlace) {
+  auto graph = Parse(kMomentumStep);
+  // In place: the add into mul(buf, m) and the relu of the product. Not:
+  // anything reading an input first, or `shared`, which two ops read.
+  EXPECT_EQ(UpdateScratchValuesInPlace(*graph), 2);
+  EXPECT_EQ(Count(*graph, "aten::relu_"), 1);
+  EXPECT_EQ(Count(*graph, "aten::relu"), 1);
+  EXPECT_EQ(Count(*graph, "prim::If"), 1);
+
+  const auto square = [] { return torch::randn({3, 3}); };
+  const std::vector<std::vector<c10::IValue>> cases = {
+      {square(), square(), square(), torch::tensor(0.9), int64_t{1}, -0.1},  // in place
+      {square(), square(), torch::randn({3}), torch::tensor(0.9), int64_t{1}, -0.1},
+      {square(), square().t(), square(), torch::tensor(0.9), int64_t{2}, -0.1},
+      {square(), square(), square().to(torch::kFloat64), torch::tensor(0.9), int64_t{1}, 0.5},
+  };
+  for (const auto& inputs : cases) {
+    ExpectSameResults(ExecuteLeavingInputsAlone(graph, inputs),
+                      Execute(Parse(kMomentumStep), inputs));
+  }
+}
+
 }  // namespace
 }  // namespace ltc::torchscript

@@ -3,6 +3,7 @@
 #include <torch/csrc/jit/ir/irparser.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -37,6 +38,17 @@ const std::unordered_map<c10::Symbol, c10::Symbol>& ViewOfCopy() {
   return *map;
 }
 
+// Copies of a transposing view -> the view. Of a dense tensor, such a copy
+// (clone in its layout) has exactly the view's strides.
+const std::unordered_map<c10::Symbol, c10::Symbol>& TransposeOfCopy() {
+  static const auto* map = new std::unordered_map<c10::Symbol, c10::Symbol>{
+      {Aten("t_copy"), Aten("t")},
+      {Aten("transpose_copy"), Aten("transpose")},
+      {Aten("permute_copy"), Aten("permute")},
+  };
+  return *map;
+}
+
 // Ops that read inputs of any layout and write a fresh contiguous result,
 // so a view in place of a copy changes neither their values nor the layout
 // of anything downstream. Elementwise ops are not here: their results take
@@ -63,42 +75,142 @@ Node* ReplaceWith(Node* node, c10::Symbol kind) {
   return replacement;
 }
 
-// add(zero(a), b, alpha) with a runtime guard: where a and b have one
-// shape and dtype and are contiguous, the sum is exactly mul(b, alpha) and
-// has b's layout; otherwise the original ops run.
-std::shared_ptr<torch::jit::Graph> GuardedZeroAdd(const c10::TypePtr& alpha_type) {
-  const bool float_alpha = alpha_type->kind() == c10::TypeKind::FloatType;
-  // A float alpha with an integral b is an error for add but not for mul.
-  const std::string floating = float_alpha
-      ? "  %floating : bool = aten::is_floating_point(%b)\n"
-        "  %cond : bool = aten::__and__(%c3, %floating)\n"
-      : "  %cond : bool = aten::__and__(%c3, %c3)\n";
-  const std::string text =
-      std::string("graph(%a : Tensor, %b : Tensor, %alpha : ") +
-      (float_alpha ? "float" : "int") + R"IR():
+// Ops whose result always owns new storage, which nothing else can name.
+bool ProducesFreshTensor(const Node* node) {
+  static const auto* ops = new std::unordered_set<c10::Symbol>{
+      Aten("mm"),        Aten("addmm"),          Aten("bmm"),
+      Aten("baddbmm"),   Aten("add"),            Aten("sub"),
+      Aten("mul"),       Aten("relu"),           Aten("threshold_backward"),
+      Aten("clone"),     Aten("zero"),           Aten("zeros_like"),
+      Aten("neg"),
+      Aten("t_copy"),    Aten("transpose_copy"), Aten("permute_copy"),
+      Aten("view_copy"), Aten("expand_copy")};
+  return node->outputs().size() == 1 && ops->count(node->kind()) > 0;
+}
+
+// A graph output or a value read twice has other readers.
+bool OnlyReadBy(const Value* value, const Node* user) {
+  return value->uses().size() == 1 && value->uses()[0].user == user;
+}
+
+bool IsTransposingView(const Node* node) {
+  return node->kind() == Aten("t") || node->kind() == Aten("transpose") ||
+         node->kind() == Aten("permute");
+}
+
+// A value `reader` may overwrite: fresh, dense storage that only `reader`
+// reads, or a transposing view of such storage that only the view reads.
+bool IsScratchFor(const Value* value, const Node* reader) {
+  if (!OnlyReadBy(value, reader)) return false;
+  const Node* producer = value->node();
+  if (ProducesFreshTensor(producer)) return true;
+  return IsTransposingView(producer) && IsScratchFor(producer->input(0), producer);
+}
+
+// IR lines that define %same (bool): %a and %b have one shape and one
+// dtype, so an elementwise op on them neither broadcasts nor promotes.
+const char* kSameShapeAndDtype = R"IR(
   %sa : int[] = aten::size(%a)
   %sb : int[] = aten::size(%b)
   %same_size : bool = aten::eq(%sa, %sb)
   %da : int = prim::dtype(%a)
   %db : int = prim::dtype(%b)
   %same_dtype : bool = aten::eq(%da, %db)
-  %ca : bool = aten::is_contiguous(%a)
-  %cb : bool = aten::is_contiguous(%b)
-  %c1 : bool = aten::__and__(%same_size, %same_dtype)
-  %c2 : bool = aten::__and__(%ca, %cb)
-  %c3 : bool = aten::__and__(%c1, %c2)
-)IR" + floating + R"IR(  %r : Tensor = prim::If(%cond)
-    block0():
-      %product : Tensor = aten::mul(%b, %alpha)
-      -> (%product)
+  %same : bool = aten::__and__(%same_size, %same_dtype)
+)IR";
+
+// The guard graphs, parsed once per text: parsing costs more than the
+// rest of a rewrite, and the first step of a new graph waits for it.
+// insertGraph copies from them without changing them.
+std::shared_ptr<torch::jit::Graph> ParseGraph(const std::string& text) {
+  static std::mutex mutex;
+  static auto* parsed = new std::unordered_map<std::string, std::shared_ptr<torch::jit::Graph>>;
+  std::lock_guard<std::mutex> lock(mutex);
+  std::shared_ptr<torch::jit::Graph>& graph = (*parsed)[text];
+  if (graph == nullptr) {
+    graph = std::make_shared<torch::jit::Graph>();
+    torch::jit::parseIR(text, graph.get());
+  }
+  return graph;
+}
+
+const char* ScalarTypeName(const c10::TypePtr& type) {
+  return type->kind() == c10::TypeKind::FloatType ? "float" : "int";
+}
+
+// add(zero(a), b, alpha) with a runtime guard: where a and b have one
+// shape, dtype and strides, the sum is exactly mul(b, alpha), in the same
+// layout; otherwise the original ops run. With `b_is_scratch` the product
+// is written into b.
+std::shared_ptr<torch::jit::Graph> GuardedZeroAdd(const c10::TypePtr& alpha_type,
+                                                  bool b_is_scratch) {
+  const bool float_alpha = alpha_type->kind() == c10::TypeKind::FloatType;
+  // A float alpha with an integral b is an error for add but not for mul.
+  const std::string floating = float_alpha
+      ? "  %floating : bool = aten::is_floating_point(%b)\n"
+        "  %cond : bool = aten::__and__(%same_layout, %floating)\n"
+      : "  %cond : bool = aten::__and__(%same_layout, %same_layout)\n";
+  const char* strides =
+      "  %ta : int[] = aten::stride(%a)\n"
+      "  %tb : int[] = aten::stride(%b)\n"
+      "  %same_strides : bool = aten::eq(%ta, %tb)\n"
+      "  %same_layout : bool = aten::__and__(%same, %same_strides)\n";
+  return ParseGraph(
+      std::string("graph(%a : Tensor, %b : Tensor, %alpha : ") +
+      ScalarTypeName(alpha_type) + "):" + kSameShapeAndDtype + strides + floating +
+      "  %r : Tensor = prim::If(%cond)\n"
+      "    block0():\n"
+      "      %product : Tensor = aten::" + (b_is_scratch ? "mul_" : "mul") +
+      "(%b, %alpha)\n"
+      R"IR(      -> (%product)
     block1():
       %zeroed : Tensor = aten::zero(%a)
       %sum : Tensor = aten::add(%zeroed, %b, %alpha)
       -> (%sum)
-  return (%r))IR";
-  auto graph = std::make_shared<torch::jit::Graph>();
-  torch::jit::parseIR(text, graph.get());
-  return graph;
+  return (%r))IR");
+}
+
+// op(a, b[, alpha]) written into a where the guard holds, else as before.
+// `a` is dense (fresh), so its strides order the result's dimensions of two
+// or more elements either way: in place, or TensorIterator's choice, which
+// follows the first operand with distinct strides.
+std::shared_ptr<torch::jit::Graph> GuardedInPlace(const Node* node) {
+  const std::string op = node->kind().toUnqualString();
+  const bool has_alpha = node->inputs().size() == 3;
+  const std::string alpha_param =
+      has_alpha ? std::string(", %alpha : ") + ScalarTypeName(node->input(2)->type()) : "";
+  const std::string alpha_arg = has_alpha ? ", %alpha" : "";
+  return ParseGraph(
+      "graph(%a : Tensor, %b : Tensor" + alpha_param + "):" + kSameShapeAndDtype +
+      "  %r : Tensor = prim::If(%same)\n"
+      "    block0():\n"
+      "      %in_place : Tensor = aten::" + op + "_(%a, %b" + alpha_arg + ")\n"
+      "      -> (%in_place)\n"
+      "    block1():\n"
+      "      %new : Tensor = aten::" + op + "(%a, %b" + alpha_arg + ")\n"
+      "      -> (%new)\n"
+      "  return (%r)");
+}
+
+// op(Tensor, Tensor) or op(Tensor, Tensor, int|float alpha).
+bool HasTensorOperands(const Node* node) {
+  if (node->inputs().size() != 2 && node->inputs().size() != 3) return false;
+  if (!node->input(1)->type()->cast<c10::TensorType>()) return false;
+  if (node->inputs().size() == 2) return true;
+  const c10::TypeKind alpha = node->input(2)->type()->kind();
+  return alpha == c10::TypeKind::IntType || alpha == c10::TypeKind::FloatType;
+}
+
+// Replaces `node` with `replacement` inlined before it (inputs in order).
+Value* InlineInPlaceOf(Node* node, torch::jit::Graph& replacement,
+                       at::ArrayRef<Value*> inputs) {
+  torch::jit::Graph& graph = *node->owningGraph();
+  torch::jit::WithInsertPoint insert_here(node);
+  Value* result = torch::jit::insertGraph(graph, replacement, inputs)[0];
+  result->setType(node->output()->type());
+  node->output()->replaceAllUsesWith(result);
+  node->destroy();
+  return result;
 }
 
 }  // namespace
@@ -127,6 +239,19 @@ int ReplaceViewCopiesWithViews(torch::jit::Graph& graph) {
   return replaced;
 }
 
+int ViewTransposesOfScratchValues(torch::jit::Graph& graph) {
+  int replaced = 0;
+  for (auto it = graph.nodes().begin(); it != graph.nodes().end();) {
+    Node* node = *it++;
+    const auto view = TransposeOfCopy().find(node->kind());
+    if (view == TransposeOfCopy().end()) continue;
+    if (!ProducesFreshTensor(node->input(0)->node()) || !OnlyReadBy(node->input(0), node)) continue;
+    ReplaceWith(node, view->second);
+    ++replaced;
+  }
+  return replaced;
+}
+
 int FoldZeroAdd(torch::jit::Graph& graph) {
   int folded = 0;
   for (auto it = graph.nodes().begin(); it != graph.nodes().end();) {
@@ -142,17 +267,61 @@ int FoldZeroAdd(torch::jit::Graph& graph) {
     const c10::TypeKind alpha_kind = alpha->type()->kind();
     if (alpha_kind != c10::TypeKind::IntType && alpha_kind != c10::TypeKind::FloatType) continue;
 
-    torch::jit::WithInsertPoint insert_here(node);
-    auto guarded = GuardedZeroAdd(alpha->type());
-    Value* result =
-        torch::jit::insertGraph(graph, *guarded, {zeroed->node()->input(0), addend, alpha})[0];
-    result->setType(node->output()->type());
-    node->output()->replaceAllUsesWith(result);
-    node->destroy();
+    InlineInPlaceOf(node, *GuardedZeroAdd(alpha->type(), IsScratchFor(addend, node)),
+                    {zeroed->node()->input(0), addend, alpha});
     ++folded;
   }
   torch::jit::EliminateDeadCode(graph.block());
   return folded;
+}
+
+int ZeroWithoutCopying(torch::jit::Graph& graph) {
+  int replaced = 0;
+  for (auto it = graph.nodes().begin(); it != graph.nodes().end();) {
+    Node* node = *it++;
+    if (node->kind() != Aten("zero") || node->inputs().size() != 1) continue;
+    torch::jit::WithInsertPoint insert_here(node);
+    // zeros_like(a) defaults to a's dtype, device and layout (strides
+    // preserved), as clone(a) does.
+    Value* zeros = graph.insert(Aten("zeros_like"), {node->input(0)});
+    zeros->setType(node->output()->type());
+    node->output()->replaceAllUsesWith(zeros);
+    node->destroy();
+    ++replaced;
+  }
+  return replaced;
+}
+
+int UpdateScratchValuesInPlace(torch::jit::Graph& graph) {
+  static const auto* binary = new std::unordered_set<c10::Symbol>{
+      Aten("add"), Aten("sub"), Aten("mul")};
+  // Dense values the graph may still overwrite: fresh results, in-place
+  // updates of those, and transposing views of those that alone read them.
+  std::unordered_set<const Value*> owned;
+  int updated = 0;
+  for (auto it = graph.nodes().begin(); it != graph.nodes().end();) {
+    Node* node = *it++;
+    const bool overwritable = !node->inputs().empty() &&
+                              owned.count(node->input(0)) > 0 &&
+                              OnlyReadBy(node->input(0), node);
+    if (overwritable && IsTransposingView(node)) {
+      owned.insert(node->output());
+      continue;
+    }
+    if (overwritable && node->kind() == Aten("relu") && node->inputs().size() == 1) {
+      owned.insert(node->replaceWithNewSymbol(Aten("relu_"))->output());
+      node->destroy();
+      ++updated;
+      continue;
+    }
+    if (overwritable && binary->count(node->kind()) > 0 && HasTensorOperands(node)) {
+      owned.insert(InlineInPlaceOf(node, *GuardedInPlace(node), node->inputs().vec()));
+      ++updated;
+      continue;
+    }
+    if (ProducesFreshTensor(node)) owned.insert(node->output());
+  }
+  return updated;
 }
 
 }  // namespace ltc::torchscript

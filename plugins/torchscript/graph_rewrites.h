@@ -15,12 +15,38 @@ namespace ltc::torchscript {
 // Returns the number of ops replaced.
 int ReplaceViewCopiesWithViews(torch::jit::Graph& graph);
 
+// Replaces t_copy/transpose_copy/permute_copy of a fresh result that
+// nothing else reads (a product, a sum, ...) with the view itself: the
+// copy's only job would be a layout the view already has (a copy of a
+// dense tensor keeps its strides). The lazy core lowers a linear layer's
+// weight gradient as t_copy(mm(...)); the copy of a large product costs
+// about as much as the product. Values and layouts stay as they were.
+// Returns the number of copies replaced.
+int ViewTransposesOfScratchValues(torch::jit::Graph& graph);
+
 // Replaces add(zero(a), b, alpha), the lazy core's gradient accumulation
 // into a freshly zeroed grad, with a guarded mul(b, alpha): taken when a
-// and b have one shape and dtype and are contiguous (then the results are
-// equal, layout included), else the original ops run. zero(a) stays only
-// where something else reads it.
+// and b have one shape, dtype and strides (then the results are equal,
+// layout included), else the original ops run. zero(a) stays only where
+// something else reads it. Where b is a fresh result nothing else reads
+// (or a transposing view of one), the product is written into it.
 // Returns the number of additions replaced.
 int FoldZeroAdd(torch::jit::Graph& graph);
+
+// Replaces zero(a), which copies a and then clears the copy, with
+// zeros_like(a), which clears a new tensor of a's dtype and layout. The lazy
+// core lowers every optimizer.zero_grad() that way.
+// Returns the number of ops replaced.
+int ZeroWithoutCopying(torch::jit::Graph& graph);
+
+// Writes add/sub/mul (tensor operands) and relu into their first operand
+// where that is storage the graph itself allocated and nothing else reads
+// (the lazy core lowers every in-place op out of place, so an optimizer
+// step allocates a new tensor per op). Binary ops are guarded at run time:
+// in place only where both operands have one shape and dtype, else out of
+// place as before. Results keep their values and layouts. Inputs and
+// outputs of the graph are never written. Returns the number of ops
+// replaced.
+int UpdateScratchValuesInPlace(torch::jit::Graph& graph);
 
 }  // namespace ltc::torchscript

@@ -7,6 +7,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/csrc/jit/jit_log.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/serialization/import.h>
 
@@ -62,9 +63,13 @@ TsExecutable::TsExecutable(std::shared_ptr<torch::jit::Graph> graph, bool optimi
     scalar_parameter_.push_back(IsScalarType(input->type()));
   }
   if (optimize) {
+    ViewTransposesOfScratchValues(*graph_);
     ReplaceViewCopiesWithViews(*graph_);
     FoldZeroAdd(*graph_);
+    ZeroWithoutCopying(*graph_);
+    UpdateScratchValuesInPlace(*graph_);
     torch::jit::EliminateDeadCode(graph_);
+    GRAPH_DUMP("after the plugin's rewrites:", graph_);
   }
   executor_ = std::make_unique<torch::jit::GraphExecutor>(graph_, "");
 }
