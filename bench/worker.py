@@ -45,7 +45,7 @@ def lazy_sync():
     torch._lazy.wait_device_ops()
 
 
-def step_sync(backend, work, keep_update_history):
+def step_sync(backend, work=None, keep_update_history=True):
     """What makes a step's time include all its work. The lazy core's
     wait_device_ops waits for its own threads, not for the GPU. Unless
     `keep_update_history`, lazy steps (every lazy backend alike) first drop
@@ -53,7 +53,7 @@ def step_sync(backend, work, keep_update_history):
     mark_step would compute and keep: a step's time would grow with the
     steps run before it."""
     lazy = backend.device == "lazy"
-    drop = lazy and not keep_update_history
+    drop = lazy and work is not None and not keep_update_history
     if drop:
         import ltc_plugins
 

@@ -46,7 +46,9 @@ class Run:
 
     def sync(self):
         if self.device == "lazy":
-            torch._lazy.mark_step()
+            # torch._lazy.mark_step(), without keeping the old values of
+            # the weights and optimizer state (PyTorch 1.13 would).
+            ltc_plugins.mark_step(self.model, self.optimizer)
 
     def train_epoch(self, batches):
         start = time.perf_counter()
