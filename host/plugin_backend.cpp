@@ -5,10 +5,15 @@
 #include <ATen/record_function.h>
 #include <c10/util/Exception.h>
 #include <torch/csrc/jit/api/module.h>
+#include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/csrc/lazy/core/hash.h>
 #include <torch/csrc/lazy/core/metrics.h>
 #include <torch/csrc/lazy/ts_backend/ts_lowering_context.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 
@@ -128,6 +133,85 @@ std::string ExportTorchScriptArchive(torch::jit::Graph& lowered) {
   return archive.str();
 }
 
+namespace {
+
+// Types whose values print as IR text that parseIR reads back as they were.
+bool IrTextCarries(const c10::TypePtr& type) {
+  switch (type->kind()) {
+    case c10::TypeKind::TensorType:
+    case c10::TypeKind::IntType:
+    case c10::TypeKind::FloatType:
+    case c10::TypeKind::BoolType:
+    case c10::TypeKind::NoneType:
+    case c10::TypeKind::StringType:
+      return true;
+    case c10::TypeKind::ListType:
+    case c10::TypeKind::OptionalType:
+      return IrTextCarries(type->containedTypes()[0]);
+    default:
+      return false;
+  }
+}
+
+// A constant the IR text holds exactly: an int, bool, None or finite float.
+bool IsTextLiteral(const torch::jit::Node& constant) {
+  const c10::TypePtr& type = constant.output()->type();
+  switch (type->kind()) {
+    case c10::TypeKind::IntType:
+    case c10::TypeKind::BoolType:
+    case c10::TypeKind::NoneType:
+      return true;
+    case c10::TypeKind::FloatType:
+      return std::isfinite(constant.f(c10::attr::value));
+    default:
+      return false;
+  }
+}
+
+bool IrTextCarries(const torch::jit::Block& block) {
+  for (const torch::jit::Value* input : block.inputs()) {
+    if (!IrTextCarries(input->type())) return false;
+  }
+  for (const torch::jit::Node* node : block.nodes()) {
+    for (const torch::jit::Value* output : node->outputs()) {
+      if (!IrTextCarries(output->type())) return false;
+    }
+    for (const torch::jit::Block* nested : node->blocks()) {
+      if (!IrTextCarries(*nested)) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+c10::optional<std::string> ExportTorchScriptIr(torch::jit::Graph& lowered) {
+  std::shared_ptr<torch::jit::Graph> graph = lowered.copy();
+  // The lowering leaves dead tuple constructs (named tuples, which the
+  // parser cannot read) behind multi-output ops.
+  torch::jit::EliminateDeadCode(graph);
+
+  // Constants other than numbers, booleans and None (tensors, lists,
+  // strings, devices) do not all survive the text: they become trailing
+  // inputs, their values pickled beside it.
+  c10::impl::GenericList constants(c10::AnyType::get());
+  for (auto it = graph->nodes().begin(); it != graph->nodes().end();) {
+    torch::jit::Node* node = *it++;
+    if (node->kind() != c10::prim::Constant || IsTextLiteral(*node)) continue;
+    torch::jit::Value* input = graph->addInput();
+    input->setType(node->output()->type());
+    node->output()->replaceAllUsesWith(input);
+    constants.push_back(torch::jit::toIValue(node->output()).value());
+    node->destroy();
+  }
+  if (!IrTextCarries(*graph->block())) return c10::nullopt;
+
+  const std::vector<char> bytes = torch::jit::pickle_save(
+      c10::ivalue::Tuple::create(graph->toString(/*print_source_locations=*/false),
+                                 std::move(constants)));
+  return std::string(bytes.begin(), bytes.end());
+}
+
 PluginBackend::PluginBackend(std::unique_ptr<PluginClient> client)
     : client_(std::move(client)) {
   const LtcPluginApi& api = client_->api();
@@ -150,6 +234,15 @@ PluginBackend::PluginBackend(std::unique_ptr<PluginClient> client)
   std::string kind_upper(kind);
   for (char& c : kind_upper) c = static_cast<char>(std::toupper(c));
   device_type_ = std::make_shared<PluginDeviceType>(eager_fallback_, kind_upper);
+
+  if (const char* format = std::getenv("LTC_GRAPH_FORMAT")) {
+    const std::string name(format);
+    TORCH_CHECK(name.empty() || name == LTC_GRAPH_FORMAT_TORCHSCRIPT_IR ||
+                    name == LTC_GRAPH_FORMAT_TORCHSCRIPT,
+                "LTC_GRAPH_FORMAT=", name, " is not a graph format this host writes (",
+                LTC_GRAPH_FORMAT_TORCHSCRIPT_IR, ", ", LTC_GRAPH_FORMAT_TORCHSCRIPT, ")");
+    plugin_reads_ir_ = name != LTC_GRAPH_FORMAT_TORCHSCRIPT;
+  }
 }
 
 std::shared_ptr<BufferHandle> PluginBackend::Own(LtcBuffer* buffer) const {
@@ -282,23 +375,42 @@ std::vector<ComputationPtr> PluginBackend::Compile(
     TORCH_LAZY_COUNTER("PluginCompile", 1);
     auto* lowered = dynamic_cast<torch::lazy::TSComputation*>(instance.get());
     TORCH_CHECK(lowered != nullptr, "expected a TorchScript-lowered computation");
-    const std::string archive = ExportTorchScriptArchive(*lowered->graph());
-    const std::string cache_key = torch::lazy::HashToString(
-        torch::lazy::DataHash(archive.data(), archive.size()));
-
-    LtcCompileArgs args{};
-    args.struct_size = LTC_COMPILE_ARGS_STRUCT_SIZE;
-    args.format = LTC_GRAPH_FORMAT_TORCHSCRIPT;
-    args.graph = archive.data();
-    args.graph_size = archive.size();
-    args.cache_key = cache_key.c_str();
-    args.device_ordinal = static_cast<int32_t>(default_ordinal_.load());
     LtcExecutable* executable = nullptr;
-    Check(client_->api().compile(client_->get(), &args, &executable));
+    if (plugin_reads_ir_) {
+      if (c10::optional<std::string> ir = ExportTorchScriptIr(*lowered->graph())) {
+        try {
+          executable = CompileGraph(LTC_GRAPH_FORMAT_TORCHSCRIPT_IR, *ir);
+        } catch (const PluginError& e) {
+          if (e.code() != LTC_ERROR_UNIMPLEMENTED) throw;
+          plugin_reads_ir_ = false;
+        }
+      }
+    }
+    if (executable == nullptr) {
+      TORCH_LAZY_COUNTER("PluginCompileArchive", 1);
+      executable = CompileGraph(LTC_GRAPH_FORMAT_TORCHSCRIPT,
+                                ExportTorchScriptArchive(*lowered->graph()));
+    }
     compiled.push_back(
         std::make_shared<PluginComputation>(lowered->graph(), *client_, executable));
   }
   return compiled;
+}
+
+LtcExecutable* PluginBackend::CompileGraph(const char* format,
+                                           const std::string& graph) const {
+  const std::string cache_key =
+      torch::lazy::HashToString(torch::lazy::DataHash(graph.data(), graph.size()));
+  LtcCompileArgs args{};
+  args.struct_size = LTC_COMPILE_ARGS_STRUCT_SIZE;
+  args.format = format;
+  args.graph = graph.data();
+  args.graph_size = graph.size();
+  args.cache_key = cache_key.c_str();
+  args.device_ordinal = static_cast<int32_t>(default_ordinal_.load());
+  LtcExecutable* executable = nullptr;
+  Check(client_->api().compile(client_->get(), &args, &executable));
+  return executable;
 }
 
 std::vector<BackendDataPtr> PluginBackend::ExecuteComputation(

@@ -118,6 +118,8 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
 
  private:
   void Check(LtcError* error) const { client_->Check(error); }
+  // The plugin's executable for `graph`, serialized as `format`.
+  LtcExecutable* CompileGraph(const char* format, const std::string& graph) const;
   std::shared_ptr<BufferHandle> Own(LtcBuffer* buffer) const;
   int32_t Ordinal(const torch::lazy::BackendDevice& device) const;
 
@@ -148,11 +150,21 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
   at::DeviceType eager_fallback_;
   int32_t device_count_;
   std::atomic<int64_t> default_ordinal_{0};
+  // Cleared when the plugin answers LTC_GRAPH_FORMAT_TORCHSCRIPT_IR with
+  // LTC_ERROR_UNIMPLEMENTED, or by LTC_GRAPH_FORMAT=torchscript-archive-v1:
+  // every graph goes as an archive from then on.
+  mutable std::atomic<bool> plugin_reads_ir_{true};
 };
 
 // The serialized form of a lowered graph sent to plugins
 // (LTC_GRAPH_FORMAT_TORCHSCRIPT): a TorchScript archive whose
 // forward(self, p0, ...) returns the graph's results as one tuple.
 std::string ExportTorchScriptArchive(torch::jit::Graph& graph);
+
+// The graph as LTC_GRAPH_FORMAT_TORCHSCRIPT_IR, which a plugin reads
+// without compiling source, or nullopt where the IR text cannot carry it
+// (values of types the IR parser does not read back as they were, such as
+// named tuples or devices): such graphs go as archives.
+c10::optional<std::string> ExportTorchScriptIr(torch::jit::Graph& graph);
 
 }  // namespace ltc::host

@@ -9,7 +9,9 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/csrc/jit/jit_log.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/ir/irparser.h>
 #include <torch/csrc/jit/serialization/import.h>
+#include <torch/csrc/jit/serialization/pickle.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -124,6 +126,37 @@ std::shared_ptr<torch::jit::Graph> ReadTorchScriptArchive(
   return graph;
 }
 
+std::shared_ptr<torch::jit::Graph> ReadTorchScriptIr(const void* data, size_t size,
+                                                     const at::Device& device) {
+  const auto* bytes = static_cast<const char*>(data);
+  const c10::IValue value = torch::jit::pickle_load(std::vector<char>(bytes, bytes + size));
+  const auto& elements = value.isTuple() ? value.toTupleRef().elements()
+                                         : c10::ArrayRef<c10::IValue>();
+  if (elements.size() != 2 || !elements[0].isString() || !elements[1].isList()) {
+    throw Error(LTC_ERROR_INVALID_ARGUMENT,
+                "a " LTC_GRAPH_FORMAT_TORCHSCRIPT_IR " graph must be a pickled "
+                "(str, list) tuple");
+  }
+  auto graph = std::make_shared<torch::jit::Graph>();
+  torch::jit::parseIR(elements[0].toStringRef(), graph.get());
+
+  const c10::ArrayRef<c10::IValue> constants = elements[1].toListRef();
+  if (graph->inputs().size() < constants.size()) {
+    throw Error(LTC_ERROR_INVALID_ARGUMENT, "graph has fewer inputs than constants");
+  }
+  const size_t first = graph->inputs().size() - constants.size();
+  torch::jit::WithInsertPoint at_start(graph->block()->nodes().front());
+  for (size_t i = 0; i < constants.size(); ++i) {
+    const c10::IValue& value = constants[i];
+    torch::jit::Value* constant =
+        graph->insertConstant(value.isTensor() ? value.toTensor().to(device) : value);
+    constant->setType(graph->inputs()[first + i]->type());
+    graph->inputs()[first + i]->replaceAllUsesWith(constant);
+  }
+  for (size_t i = constants.size(); i > 0; --i) graph->eraseInput(first + i - 1);
+  return graph;
+}
+
 TsClient::TsClient(at::DeviceType device_type, int32_t device_count,
                    std::string kind)
     : device_type_(device_type),
@@ -197,14 +230,19 @@ at::Tensor TsClient::CopyToHost(const at::Tensor& tensor) {
 }
 
 std::unique_ptr<plugin::Executable> TsClient::compile(const LtcCompileArgs& args) {
-  if (std::string(args.format) != LTC_GRAPH_FORMAT_TORCHSCRIPT) {
+  const std::string format(args.format);
+  const at::Device device = DeviceFor(args.device_ordinal);
+  std::shared_ptr<torch::jit::Graph> graph;
+  if (format == LTC_GRAPH_FORMAT_TORCHSCRIPT_IR) {
+    graph = ReadTorchScriptIr(args.graph, args.graph_size, device);
+  } else if (format == LTC_GRAPH_FORMAT_TORCHSCRIPT) {
+    graph = ReadTorchScriptArchive(args.graph, args.graph_size, device);
+  } else {
     throw Error(LTC_ERROR_UNIMPLEMENTED,
-                std::string("graph format '") + args.format + "' is not supported; "
-                "this plugin reads '" LTC_GRAPH_FORMAT_TORCHSCRIPT "'");
+                "graph format '" + format + "' is not supported; this plugin reads '"
+                LTC_GRAPH_FORMAT_TORCHSCRIPT_IR "' and '" LTC_GRAPH_FORMAT_TORCHSCRIPT "'");
   }
-  return std::make_unique<TsExecutable>(
-      ReadTorchScriptArchive(args.graph, args.graph_size, DeviceFor(args.device_ordinal)),
-      optimize_);
+  return std::make_unique<TsExecutable>(std::move(graph), optimize_);
 }
 
 void TsClient::execute(plugin::Executable& executable, int32_t device,

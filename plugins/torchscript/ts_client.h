@@ -63,6 +63,11 @@ class TsExecutable final : public plugin::Executable {
 std::shared_ptr<torch::jit::Graph> ReadTorchScriptArchive(
     const void* data, size_t size, const at::Device& device);
 
+// Reads a graph in LTC_GRAPH_FORMAT_TORCHSCRIPT_IR into the same graph,
+// its constants bound, tensors moved to `device`.
+std::shared_ptr<torch::jit::Graph> ReadTorchScriptIr(const void* data, size_t size,
+                                                     const at::Device& device);
+
 // ts_cpu uses it as is; ts_cuda derives from it for its own transfers.
 class TsClient : public plugin::Client {
  public:

@@ -16,6 +16,10 @@ BACKENDS = {
     # ts_cpu with its graph rewrites off: the in-tree backend's graphs, bit for bit.
     "ts_cpu_noopt": ("import ltc_plugins; assert ltc_plugins.init('ts_cpu') == 'ts_cpu'",
                      "lazy", {"LTC_TS_OPTIMIZE": "0"}),
+    # The same, every graph sent as an archive rather than as IR text.
+    "ts_cpu_noopt_archive": ("import ltc_plugins; assert ltc_plugins.init('ts_cpu') == 'ts_cpu'",
+                             "lazy", {"LTC_TS_OPTIMIZE": "0",
+                                      "LTC_GRAPH_FORMAT": "torchscript-archive-v1"}),
     "eager_cuda": ("", "cuda", {}),
     "intree_cuda": ("import torch._lazy.ts_backend; torch._lazy.ts_backend.init()", "lazy",
                     {"LTC_TS_CUDA": "1"}),

@@ -70,6 +70,28 @@ def test_plugin_counters_move(build_dir):
     assert values["PluginFromDevice"] >= 3, "each loss.item() reads back"
 
 
+@pytest.mark.parametrize("format_env, archives", [(None, 0), ("torchscript-archive-v1", "all")])
+def test_graphs_cross_as_ir_text_unless_archives_are_asked_for(build_dir, format_env, archives):
+    values = run_ok("""
+        import torch, torch._lazy, torch._lazy.metrics as metrics, training, ltc_plugins
+        ltc_plugins.init()
+        training.run("lazy", steps=3)
+        print({n: metrics.counter_value(n) or 0 for n in ["PluginCompile", "PluginCompileArchive"]})
+    """, env={"LTC_GRAPH_FORMAT": format_env} if format_env else None).values()
+    assert values["PluginCompile"] >= 2
+    assert values["PluginCompileArchive"] == (values["PluginCompile"] if archives == "all" else 0)
+
+
+def test_an_unknown_graph_format_is_refused_with_the_known_ones(build_dir):
+    result = run_python("""
+        import ltc_plugins
+        ltc_plugins.init()
+    """, env={"LTC_GRAPH_FORMAT": "onnx"})
+    assert result.returncode != 0
+    assert ("LTC_GRAPH_FORMAT=onnx is not a graph format this host writes "
+            "(torchscript-ir-v1, torchscript-archive-v1)") in result.stderr
+
+
 def test_graphs_with_constants_tuples_and_scalars(build_dir):
     values = run_ok("""
         import torch, torch._lazy, ltc_plugins

@@ -1,5 +1,6 @@
 """Graph transport is faithful: with its graph rewrites off, ts_cpu gives
-bit-identical results to the in-tree backend in every case; with them on
+bit-identical results to the in-tree backend in every case, whether graphs
+cross as IR text (the default) or as archives; with them on
 (the default) it matches the in-tree backend and eager within float
 tolerance (a matmul reading a transposed view may round differently)."""
 import pytest
@@ -15,13 +16,14 @@ RANDOM_CASES = {"case_random_after_manual_seed"}
 def results(build_dir, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("transport")
     return {backend: run_backend(backend, "cases_transport", tmp)
-            for backend in ("eager", "intree", "ts_cpu", "ts_cpu_noopt")}
+            for backend in ("eager", "intree", "ts_cpu", "ts_cpu_noopt", "ts_cpu_noopt_archive")}
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_ts_cpu_without_rewrites_equals_in_tree_backend(results, case):
+@pytest.mark.parametrize("backend", ["ts_cpu_noopt", "ts_cpu_noopt_archive"])
+def test_ts_cpu_without_rewrites_equals_in_tree_backend(results, backend, case):
     intree_status, intree = results["intree"][case]
-    status, ours = results["ts_cpu_noopt"][case]
+    status, ours = results[backend][case]
     assert intree_status == "ok", f"in-tree backend failed: {intree}"
     assert status == "ok", ours
     assert identical(ours, intree)

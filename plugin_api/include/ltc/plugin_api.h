@@ -147,6 +147,18 @@ typedef struct LtcCompileArgs {
  * buffer_from_scalar. Outputs are tensors, in order. */
 #define LTC_GRAPH_FORMAT_TORCHSCRIPT "torchscript-archive-v1"
 
+/* The same graph without source to compile: what torch::jit::pickle_save
+ * writes (torch::jit::pickle_load reads) for the tuple
+ * (ir: str, constants: list). `ir` is the graph as Graph::toString prints
+ * it and torch::jit::parseIR reads it: inputs p0, p1, ... as in
+ * LTC_GRAPH_FORMAT_TORCHSCRIPT, then one input per constant the text does
+ * not hold exactly (anything but ints, bools, None and finite floats:
+ * tensors, lists, strings, ...), bound to `constants` in order, with the
+ * input's type; outputs are the results, in order (no tuple). A host offers it where the text carries the graph
+ * faithfully, and sends the archive instead to a plugin that answers
+ * LTC_ERROR_UNIMPLEMENTED. Reading it is optional. */
+#define LTC_GRAPH_FORMAT_TORCHSCRIPT_IR "torchscript-ir-v1"
+
 typedef struct LtcExecuteArgs {
   size_t struct_size;
   LtcExecutable* executable;
