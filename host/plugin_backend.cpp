@@ -141,6 +141,7 @@ bool IrTextCarries(const c10::TypePtr& type) {
     case c10::TypeKind::TensorType:
     case c10::TypeKind::IntType:
     case c10::TypeKind::FloatType:
+    case c10::TypeKind::NumberType:  // "Scalar"
     case c10::TypeKind::BoolType:
     case c10::TypeKind::NoneType:
     case c10::TypeKind::StringType:

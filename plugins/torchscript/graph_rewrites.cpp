@@ -1,5 +1,6 @@
 #include "graph_rewrites.h"
 
+#include <ATen/ATen.h>
 #include <torch/csrc/jit/ir/irparser.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 
@@ -239,14 +240,35 @@ int ReplaceViewCopiesWithViews(torch::jit::Graph& graph) {
   return replaced;
 }
 
-int ViewTransposesOfScratchValues(torch::jit::Graph& graph) {
+bool TransposeCopiesKeepViewStrides() {
+  static const bool keep = !at::t_copy(at::empty({2, 3})).is_contiguous();
+  return keep;
+}
+
+int ElideTransposeCopies(torch::jit::Graph& graph) {
+  const bool keep_strides = TransposeCopiesKeepViewStrides();
   int replaced = 0;
   for (auto it = graph.nodes().begin(); it != graph.nodes().end();) {
     Node* node = *it++;
     const auto view = TransposeOfCopy().find(node->kind());
     if (view == TransposeOfCopy().end()) continue;
-    if (!ProducesFreshTensor(node->input(0)->node()) || !OnlyReadBy(node->input(0), node)) continue;
-    ReplaceWith(node, view->second);
+    Node* producer = node->input(0)->node();
+    if (!ProducesFreshTensor(producer) || !OnlyReadBy(node->input(0), node)) continue;
+    if (keep_strides) {
+      ReplaceWith(node, view->second);
+    } else if (node->kind() == Aten("t_copy") && producer->kind() == Aten("mm")) {
+      // (a b)^T = b^T a^T, computed contiguous as t_copy's result is.
+      torch::jit::WithInsertPoint insert_here(node);
+      Value* b_t = graph.insert(Aten("t"), {producer->input(1)});
+      Value* a_t = graph.insert(Aten("t"), {producer->input(0)});
+      Node* mm = graph.insertNode(graph.create(Aten("mm"), {b_t, a_t}, 1));
+      mm->output()->setType(node->output()->type());
+      node->output()->replaceAllUsesWith(mm->output());
+      node->destroy();
+      producer->destroy();
+    } else {
+      continue;
+    }
     ++replaced;
   }
   return replaced;

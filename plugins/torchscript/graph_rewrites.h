@@ -15,14 +15,19 @@ namespace ltc::torchscript {
 // Returns the number of ops replaced.
 int ReplaceViewCopiesWithViews(torch::jit::Graph& graph);
 
-// Replaces t_copy/transpose_copy/permute_copy of a fresh result that
-// nothing else reads (a product, a sum, ...) with the view itself: the
-// copy's only job would be a layout the view already has (a copy of a
-// dense tensor keeps its strides). The lazy core lowers a linear layer's
-// weight gradient as t_copy(mm(...)); the copy of a large product costs
-// about as much as the product. Values and layouts stay as they were.
-// Returns the number of copies replaced.
-int ViewTransposesOfScratchValues(torch::jit::Graph& graph);
+// Whether t_copy/transpose_copy/permute_copy return the view's strides
+// (a dense clone: LibTorch 1.13) rather than a contiguous copy (2.x).
+bool TransposeCopiesKeepViewStrides();
+
+// Removes the copy in t_copy/transpose_copy/permute_copy of a fresh result
+// nothing else reads (a product, a sum, ...), keeping the result's layout:
+// where copies keep the view's strides (1.13), the copy becomes the view
+// itself; where they are contiguous (2.x), t_copy(mm(a, b)) becomes
+// mm(t(b), t(a)), which may differ in the last bits (the matrix library
+// sums in another order). The lazy core lowers every linear layer's weight
+// gradient as t_copy(mm(...)); copying a large product costs about as much
+// as the product. Returns the number of copies removed.
+int ElideTransposeCopies(torch::jit::Graph& graph);
 
 // Replaces add(zero(a), b, alpha), the lazy core's gradient accumulation
 // into a freshly zeroed grad, with a guarded mul(b, alpha): taken when a

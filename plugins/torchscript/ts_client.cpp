@@ -65,7 +65,7 @@ TsExecutable::TsExecutable(std::shared_ptr<torch::jit::Graph> graph, bool optimi
     scalar_parameter_.push_back(IsScalarType(input->type()));
   }
   if (optimize) {
-    ViewTransposesOfScratchValues(*graph_);
+    ElideTransposeCopies(*graph_);
     ReplaceViewCopiesWithViews(*graph_);
     FoldZeroAdd(*graph_);
     ZeroWithoutCopying(*graph_);
