@@ -123,9 +123,10 @@ def _float_bits(x):
     return struct.pack("<d", x)
 
 
-def structural_walk(a, b, tensors):
-    """True if a and b have the same structure and equal non-tensor leaves;
-    `tensors(x, y)` decides each pair of tensors."""
+def structural_walk(a, b, tensors, leaves):
+    """True if a and b have the same structure (nested lists, tuples and
+    dicts); `tensors(x, y)` decides each pair of tensors, `leaves(x, y)`
+    each other pair of leaves, which have one type."""
     import torch
     if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
         return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)
@@ -133,9 +134,15 @@ def structural_walk(a, b, tensors):
     if type(a) is not type(b):
         return False
     if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(structural_walk(x, y, tensors) for x, y in zip(a, b))
+        return len(a) == len(b) and all(
+            structural_walk(x, y, tensors, leaves) for x, y in zip(a, b))
     if isinstance(a, dict):
-        return a.keys() == b.keys() and all(structural_walk(a[k], b[k], tensors) for k in a)
+        return a.keys() == b.keys() and all(
+            structural_walk(a[k], b[k], tensors, leaves) for k in a)
+    return leaves(a, b)
+
+
+def _same_leaf_bits(a, b):
     if isinstance(a, float):
         return _float_bits(a) == _float_bits(b)
     if isinstance(a, complex):
@@ -144,7 +151,7 @@ def structural_walk(a, b, tensors):
 
 
 def bitwise_equal(a, b):
-    return structural_walk(a, b, _same_bits)
+    return structural_walk(a, b, _same_bits, _same_leaf_bits)
 
 
 def close(a, b, tolerance=None):
@@ -163,35 +170,18 @@ def close(a, b, tolerance=None):
         return True
 
     def leaves(x, y):
-        if isinstance(x, float) and isinstance(y, float):
+        if isinstance(x, float):
             return math.isclose(x, y, rel_tol=1e-5, abs_tol=1e-8) or (
                 math.isnan(x) and math.isnan(y))
-        return None
+        return x == y
 
-    return structural_walk_close(a, b, tensors, leaves)
-
-
-def structural_walk_close(a, b, tensors, leaves):
-    import torch
-    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)
-                and tensors(a, b))
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(
-            structural_walk_close(x, y, tensors, leaves) for x, y in zip(a, b))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(
-            structural_walk_close(a[k], b[k], tensors, leaves) for k in a)
-    decided = leaves(a, b)
-    return a == b if decided is None else decided
+    return structural_walk(a, b, tensors, leaves)
 
 
 def same_shapes(a, b):
     def tensors(x, y):
         return x.dtype == y.dtype and x.shape == y.shape
-    return structural_walk_close(a, b, tensors, lambda x, y: type(x) is type(y))
+    return structural_walk(a, b, tensors, lambda x, y: True)
 
 
 AGREEMENTS = ("bitwise", "close", "random")
