@@ -1,7 +1,7 @@
 """End to end: user code on `lazy`, through libltc_host.so and ts_cpu."""
 import pytest
 
-from conftest import run_ok, run_python, PLUGIN_DIR
+from conftest import run_ok, run_python, PLUGIN_DIR, TEST_PLUGIN_DIR
 
 TRAIN = """
 import torch, training, ltc_plugins
@@ -80,6 +80,25 @@ def test_graphs_cross_as_ir_text_unless_archives_are_asked_for(build_dir, format
     """, env={"LTC_GRAPH_FORMAT": format_env} if format_env else None).values()
     assert values["PluginCompile"] >= 2
     assert values["PluginCompileArchive"] == (values["PluginCompile"] if archives == "all" else 0)
+
+
+def test_a_plugin_that_reads_only_archives_gets_archives(build_dir):
+    script = """
+        import torch, torch._lazy, torch._lazy.metrics as metrics, training, ltc_plugins
+        ltc_plugins.init()
+        losses, weights = training.run("lazy", steps=3)
+        print({"losses": losses, "weights": weights,
+               **{n: metrics.counter_value(n) or 0 for n in ["PluginCompile", "PluginCompileArchive"]}})
+    """
+    archive_only = run_ok(script, env={
+        "LTC_PLUGIN_PATH": str(TEST_PLUGIN_DIR / "ts_archive_only"),
+        "LTC_BACKEND": "ts_archive_only"}).values()
+    ts_cpu = run_ok(script).values()
+    # The first graph is offered as IR text, refused, and sent again as an
+    # archive; every later one goes as an archive straight away.
+    assert archive_only["PluginCompile"] >= 2
+    assert archive_only["PluginCompileArchive"] == archive_only["PluginCompile"]
+    assert (archive_only["losses"], archive_only["weights"]) == (ts_cpu["losses"], ts_cpu["weights"])
 
 
 def test_an_unknown_graph_format_is_refused_with_the_known_ones(build_dir):
