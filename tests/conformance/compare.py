@@ -27,6 +27,8 @@ import struct
 import sys
 from collections import Counter
 
+from run_ops import read_records, tensors_in
+
 SAME, DIFFER, BOTH_FAIL, NOT_RUN = "same", "differ", "both fail", "not run"
 
 
@@ -246,8 +248,8 @@ def compare_case(ref, cand, tolerance, not_comparable=False, erratic=False):
 
 def describe_difference(a, b):
     import torch
-    a_tensors = [t for t in _tensors(a)]
-    b_tensors = [t for t in _tensors(b)]
+    a_tensors = list(tensors_in(a))
+    b_tensors = list(tensors_in(b))
     if len(a_tensors) != len(b_tensors):
         return f"{len(a_tensors)} vs {len(b_tensors)} tensors"
     for i, (x, y) in enumerate(zip(a_tensors, b_tensors)):
@@ -266,18 +268,6 @@ def describe_difference(a, b):
                 return f"tensor {i} ({x.dtype}{list(x.shape)}): max abs diff {worst:.3g}"
             return f"tensor {i} ({x.dtype}{list(x.shape)}): values differ"
     return "non-tensor values differ"
-
-
-def _tensors(value):
-    import torch
-    if isinstance(value, torch.Tensor):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _tensors(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _tensors(item)
 
 
 def compare_op(ref, cand):
@@ -323,7 +313,6 @@ def compare_op(ref, cand):
 
 
 def load(path):
-    from run_ops import read_records
     records = {}
     for record in read_records(path):
         for case in record["cases"].values():
