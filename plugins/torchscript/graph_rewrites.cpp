@@ -278,16 +278,15 @@ int FoldZeroAdd(torch::jit::Graph& graph) {
   int folded = 0;
   for (auto it = graph.nodes().begin(); it != graph.nodes().end();) {
     Node* node = *it++;
-    if (node->kind() != Aten("add") || node->inputs().size() != 3) continue;
+    if (node->kind() != Aten("add") || node->inputs().size() != 3 || !HasTensorOperands(node)) {
+      continue;
+    }
     Value* zeroed = node->inputs()[0];
     Value* addend = node->inputs()[1];
     Value* alpha = node->inputs()[2];
     // zero(a) may have other uses (the zeroed grad is often a graph output
     // too); it then stays for them.
     if (zeroed->node()->kind() != Aten("zero")) continue;
-    if (!addend->type()->cast<c10::TensorType>()) continue;
-    const c10::TypeKind alpha_kind = alpha->type()->kind();
-    if (alpha_kind != c10::TypeKind::IntType && alpha_kind != c10::TypeKind::FloatType) continue;
 
     InlineInPlaceOf(node, *GuardedZeroAdd(alpha->type(), IsScratchFor(addend, node)),
                     {zeroed->node()->input(0), addend, alpha});
