@@ -139,10 +139,24 @@ const char* ScalarTypeName(const c10::TypePtr& type) {
   return type->kind() == c10::TypeKind::FloatType ? "float" : "int";
 }
 
+// IR lines (inside a block) that define %product = b * alpha, written into
+// b unless alpha is 1.
+const char* kScaleInPlace = R"IR(
+      %one : int = prim::Constant[value=1]()
+      %unscaled : bool = aten::eq(%alpha, %one)
+      %product : Tensor = prim::If(%unscaled)
+        block0():
+          -> (%b)
+        block1():
+          %scaled : Tensor = aten::mul_(%b, %alpha)
+          -> (%scaled)
+)IR";
+
 // add(zero(a), b, alpha) with a runtime guard: where a and b have one
 // shape, dtype and strides, the sum is exactly mul(b, alpha), in the same
 // layout; otherwise the original ops run. With `b_is_scratch` the product
-// is written into b.
+// is written into b, and is b itself where alpha is 1 (the lazy core's
+// gradient accumulation always passes 1, as a graph input).
 std::shared_ptr<torch::jit::Graph> GuardedZeroAdd(const c10::TypePtr& alpha_type,
                                                   bool b_is_scratch) {
   const bool float_alpha = alpha_type->kind() == c10::TypeKind::FloatType;
@@ -160,9 +174,8 @@ std::shared_ptr<torch::jit::Graph> GuardedZeroAdd(const c10::TypePtr& alpha_type
       std::string("graph(%a : Tensor, %b : Tensor, %alpha : ") +
       ScalarTypeName(alpha_type) + "):" + kSameShapeAndDtype + strides + floating +
       "  %r : Tensor = prim::If(%cond)\n"
-      "    block0():\n"
-      "      %product : Tensor = aten::" + (b_is_scratch ? "mul_" : "mul") +
-      "(%b, %alpha)\n"
+      "    block0():\n" +
+      (b_is_scratch ? kScaleInPlace : "      %product : Tensor = aten::mul(%b, %alpha)\n") +
       R"IR(      -> (%product)
     block1():
       %zeroed : Tensor = aten::zero(%a)
@@ -253,12 +266,12 @@ int ElideTransposeCopies(torch::jit::Graph& graph) {
     const auto view = TransposeOfCopy().find(node->kind());
     if (view == TransposeOfCopy().end()) continue;
     Node* producer = node->input(0)->node();
-    if (!ProducesFreshTensor(producer) || !OnlyReadBy(node->input(0), node)) continue;
-    if (keep_strides) {
-      ReplaceWith(node, view->second);
-    } else if (node->kind() == Aten("t_copy") && producer->kind() == Aten("mm")) {
-      // (a b)^T = b^T a^T, computed contiguous as t_copy's result is.
-      torch::jit::WithInsertPoint insert_here(node);
+    if (!ProducesFreshTensor(producer)) continue;
+    const bool sole_reader = OnlyReadBy(node->input(0), node);
+    torch::jit::WithInsertPoint insert_here(node);
+    if (node->kind() == Aten("t_copy") && producer->kind() == Aten("mm") && sole_reader) {
+      // (a b)^T = b^T a^T: the product eager autograd computes for a
+      // linear layer's weight gradient, in its row-major layout.
       Value* b_t = graph.insert(Aten("t"), {producer->input(1)});
       Value* a_t = graph.insert(Aten("t"), {producer->input(0)});
       Node* mm = graph.insertNode(graph.create(Aten("mm"), {b_t, a_t}, 1));
@@ -266,6 +279,18 @@ int ElideTransposeCopies(torch::jit::Graph& graph) {
       node->output()->replaceAllUsesWith(mm->output());
       node->destroy();
       producer->destroy();
+    } else if (node->kind() == Aten("t_copy") && producer->kind() == Aten("mm") &&
+               keep_strides) {
+      // The product is read elsewhere (the lazy core returns it too on a
+      // first step): copy, but row-major, so that the weight gradient
+      // starts in the layout later steps keep.
+      Value* view_of_product = graph.insert(Aten("t"), {node->input(0)});
+      Value* copy = graph.insert(Aten("contiguous"), {view_of_product});
+      copy->setType(node->output()->type());
+      node->output()->replaceAllUsesWith(copy);
+      node->destroy();
+    } else if (keep_strides && sole_reader) {
+      ReplaceWith(node, view->second);
     } else {
       continue;
     }

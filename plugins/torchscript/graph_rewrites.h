@@ -19,14 +19,17 @@ int ReplaceViewCopiesWithViews(torch::jit::Graph& graph);
 // (a dense clone: LibTorch 1.13) rather than a contiguous copy (2.x).
 bool TransposeCopiesKeepViewStrides();
 
-// Removes the copy in t_copy/transpose_copy/permute_copy of a fresh result
-// nothing else reads (a product, a sum, ...), keeping the result's layout:
-// where copies keep the view's strides (1.13), the copy becomes the view
-// itself; where they are contiguous (2.x), t_copy(mm(a, b)) becomes
-// mm(t(b), t(a)), which may differ in the last bits (the matrix library
-// sums in another order). The lazy core lowers every linear layer's weight
-// gradient as t_copy(mm(...)); copying a large product costs about as much
-// as the product. Returns the number of copies removed.
+// Rewrites the lazy core's copies of transposed fresh results (products,
+// sums, ...). t_copy(mm(a, b)), how the lazy core lowers every linear
+// layer's weight gradient, becomes mm(t(b), t(a)): the product eager
+// autograd computes, bit for bit, in eager's row-major layout, with no copy
+// (where t_copy keeps the view's strides, 1.13, the in-tree backend returns
+// such gradients column-major, and every later elementwise update reads
+// them across rows). Where something else reads the product it stays, and
+// on 1.13 its copy is made row-major. Otherwise, where copies keep the
+// view's strides, t_copy/transpose_copy/permute_copy of a result nothing
+// else reads becomes the view itself (same layout and bits, no copy).
+// Returns the number of copies rewritten.
 int ElideTransposeCopies(torch::jit::Graph& graph);
 
 // Replaces add(zero(a), b, alpha), the lazy core's gradient accumulation
@@ -34,7 +37,8 @@ int ElideTransposeCopies(torch::jit::Graph& graph);
 // and b have one shape, dtype and strides (then the results are equal,
 // layout included), else the original ops run. zero(a) stays only where
 // something else reads it. Where b is a fresh result nothing else reads
-// (or a transposing view of one), the product is written into it.
+// (or a transposing view of one), the product is written into it, or is b
+// itself where alpha is 1.
 // Returns the number of additions replaced.
 int FoldZeroAdd(torch::jit::Graph& graph);
 

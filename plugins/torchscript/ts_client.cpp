@@ -65,8 +65,10 @@ TsExecutable::TsExecutable(std::shared_ptr<torch::jit::Graph> graph, bool optimi
     scalar_parameter_.push_back(IsScalarType(input->type()));
   }
   if (optimize) {
-    ElideTransposeCopies(*graph_);
+    // Views first: a copy of a copy that feeds a product is then two views,
+    // where the other order leaves the inner copy.
     ReplaceViewCopiesWithViews(*graph_);
+    ElideTransposeCopies(*graph_);
     FoldZeroAdd(*graph_);
     ZeroWithoutCopying(*graph_);
     UpdateScratchValuesInPlace(*graph_);

@@ -376,11 +376,11 @@ def dirty_allocator(pattern):
 
 
 def run_one(op, sample, strided, kind, tolerance, on_device):
-    """{"ok": True, "value"}, {"ok": False, "error"}, or {"ok": None} where
-    the case has nothing to differentiate; with "eager" and "lazy": how two
-    runs, seeded alike over differently dirtied memory, agreed eagerly on
-    the CPU and on the lazy device (compare.agreement; None where eager
-    raised)."""
+    """{"ok": True, "value", "eager_value"}, {"ok": False, "error"}, or
+    {"ok": None} where the case has nothing to differentiate; with "eager"
+    and "lazy": how two runs, seeded alike over differently dirtied memory,
+    agreed eagerly on the CPU and on the lazy device (compare.agreement;
+    None where eager raised, as "eager_value" then is)."""
     from compare import agreement
 
     def twice(device):
@@ -391,9 +391,10 @@ def run_one(op, sample, strided, kind, tolerance, on_device):
         return values
 
     try:
-        eager = agreement(*twice("cpu"), tolerance)
+        eager_value, again = twice("cpu")
+        eager = agreement(eager_value, again, tolerance)
     except Exception:  # noqa: BLE001 - what fails eagerly is judged on lazy alone
-        eager = None
+        eager_value, eager = None, None
     try:
         dirty_allocator(0x55)
         value = run_case(op, sample, "lazy", strided, kind, on_device)
@@ -407,7 +408,8 @@ def run_one(op, sample, strided, kind, tolerance, on_device):
                          tolerance)
     except Exception:  # noqa: BLE001 - passing once and failing once is not deterministic
         lazy = "random"
-    return {"ok": True, "value": value, "eager": eager, "lazy": lazy}
+    return {"ok": True, "value": value, "eager": eager, "lazy": lazy,
+            "eager_value": eager_value}
 
 
 def done_ops(out):

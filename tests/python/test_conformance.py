@@ -106,9 +106,11 @@ def record(op, cases, **extra):
             "tolerance": {}, **extra}
 
 
-def ok(value, eager="bitwise", lazy="bitwise"):
-    return {"ok": True, "value": compare.decode(compare.encode(value)),
-            "eager": eager, "lazy": lazy}
+def ok(value, eager="bitwise", lazy="bitwise", eager_value=None):
+    def recorded(tensor):
+        return None if tensor is None else compare.decode(compare.encode(tensor))
+    return {"ok": True, "value": recorded(value), "eager": eager, "lazy": lazy,
+            "eager_value": recorded(eager_value)}
 
 
 def failed(error, eager="bitwise"):
@@ -130,6 +132,8 @@ def test_compare_tells_same_differ_and_both_fail():
         "cand_fails": record("cand_fails", {key: ok(x)}),
         "ref_fails": record("ref_fails", {key: failed("RuntimeError: no")}),
         "strides": record("strides", {key: ok(torch.zeros(2, 3))}),
+        "as_eager": record("as_eager", {key: ok(torch.zeros(3, 2).t())}),
+        "not_as_eager": record("not_as_eager", {key: ok(torch.zeros(3, 2).t())}),
         "flaky": record("flaky", {key: ok(x)}),
         "inputs": record("inputs", {key: ok(x)}),
     }
@@ -143,6 +147,12 @@ def test_compare_tells_same_differ_and_both_fail():
         "cand_fails": record("cand_fails", {key: failed("RuntimeError: no")}),
         "ref_fails": record("ref_fails", {key: ok(x)}),
         "strides": record("strides", {key: ok(torch.zeros(3, 2).t())}),
+        # Eager's layout where in-tree's differs: same; eager's bits only
+        # where the case repeats bitwise.
+        "as_eager": record("as_eager", {key: ok(torch.zeros(2, 3),
+                                                eager_value=torch.zeros(2, 3))}),
+        "not_as_eager": record("not_as_eager", {key: ok(torch.zeros(2, 3),
+                                                        eager_value=torch.ones(2, 3))}),
         "flaky": record("flaky", {key: ok(x, lazy="random")}),
         "inputs": record("inputs", {key: ok(x)}, inputs={key[:2]: 2}),
     }
@@ -153,7 +163,9 @@ def test_compare_tells_same_differ_and_both_fail():
         "random": compare.SAME, "random_shape": compare.DIFFER,
         "both": compare.BOTH_FAIL, "cand_fails": compare.DIFFER,
         "ref_fails": compare.DIFFER, "strides": compare.DIFFER,
+        "as_eager": compare.SAME, "not_as_eager": compare.DIFFER,
         "flaky": compare.DIFFER, "inputs": compare.DIFFER,
     }
+    assert "as eager" in comparison.ops["as_eager"][1][0][2]
     table = comparison.table()
-    assert "ops that differ (7)" in table and "ops failing under both (1): both" in table
+    assert "ops that differ (8)" in table and "ops failing under both (1): both" in table
