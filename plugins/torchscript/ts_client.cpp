@@ -15,6 +15,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <sstream>
 
 namespace ltc::torchscript {
@@ -159,6 +160,23 @@ std::shared_ptr<torch::jit::Graph> ReadTorchScriptIr(const void* data, size_t si
   return graph;
 }
 
+namespace {
+
+// LTC_TS_CPU_POOL_MB, else 1 GiB; 0 keeps no blocks.
+size_t PoolCapacity() {
+  const char* setting = std::getenv("LTC_TS_CPU_POOL_MB");
+  if (setting == nullptr || *setting == '\0') return size_t{1} << 30;
+  char* end = nullptr;
+  const unsigned long long mib = std::strtoull(setting, &end, 10);
+  if (*end != '\0') {
+    throw Error(LTC_ERROR_INVALID_ARGUMENT,
+                std::string("LTC_TS_CPU_POOL_MB must be a number of MiB, got '") + setting + "'");
+  }
+  return static_cast<size_t>(mib) << 20;
+}
+
+}  // namespace
+
 TsClient::TsClient(at::DeviceType device_type, int32_t device_count,
                    std::string kind)
     : device_type_(device_type),
@@ -167,7 +185,9 @@ TsClient::TsClient(at::DeviceType device_type, int32_t device_count,
       optimize_([] {
         const char* setting = std::getenv("LTC_TS_OPTIMIZE");
         return setting == nullptr || std::strcmp(setting, "0") != 0;
-      }()) {}
+      }()) {
+  if (optimize_ && device_type_ == at::kCPU) pool_ = CpuBufferPool::Install(PoolCapacity());
+}
 
 at::Device TsClient::DeviceFor(int32_t ordinal) const {
   if (device_type_ == at::kCPU) return at::Device(at::kCPU);
@@ -250,6 +270,8 @@ std::unique_ptr<plugin::Executable> TsClient::compile(const LtcCompileArgs& args
 void TsClient::execute(plugin::Executable& executable, int32_t device,
                        const std::vector<plugin::Buffer*>& arguments,
                        std::vector<std::unique_ptr<plugin::Buffer>>& results) {
+  std::optional<CpuBufferPool::Scope> pooled;
+  if (pool_ != nullptr) pooled.emplace();
   std::vector<at::Tensor> outputs =
       static_cast<TsExecutable&>(executable).Run(arguments);
   for (size_t i = 0; i < outputs.size(); ++i) {

@@ -3,6 +3,8 @@
 // in-tree lazy backend does, on one kind of device.
 #pragma once
 
+#include "cpu_buffer_pool.h"
+
 #include <ltc/plugin_adapter.h>
 
 #include <ATen/ATen.h>
@@ -106,8 +108,11 @@ class TsClient : public plugin::Client {
   at::DeviceType device_type_;
   int32_t device_count_;
   std::string kind_;
-  // Graph rewrites; on unless the environment has LTC_TS_OPTIMIZE=0.
+  // Graph rewrites and the CPU buffer pool; on unless the environment has
+  // LTC_TS_OPTIMIZE=0.
   bool optimize_;
+  // Serves the CPU graphs' large allocations; nullptr where off.
+  CpuBufferPool* pool_ = nullptr;
 };
 
 }  // namespace ltc::torchscript

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/core/Allocator.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/csrc/lazy/core/ir.h>
 #include <torch/version.h>
@@ -36,5 +37,23 @@ inline void* CurrentStreamHandle(const c10::Device& device) {
   return nullptr;
 #endif
 }
+
+// c10::Allocator as each supported LibTorch declares it: derived classes
+// implement Allocate. LibTorch 2.3 made allocate non-const and added the
+// pure virtual copy_data (2.3 is from memory; 1.13 and 2.11 are built).
+class AllocatorBase : public c10::Allocator {
+ public:
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+  c10::DataPtr allocate(size_t nbytes) override { return Allocate(nbytes); }
+  void copy_data(void* dest, const void* src, std::size_t count) const override {
+    default_copy_data(dest, src, count);
+  }
+#else
+  c10::DataPtr allocate(size_t nbytes) const override { return Allocate(nbytes); }
+#endif
+
+ protected:
+  virtual c10::DataPtr Allocate(size_t nbytes) const = 0;
+};
 
 }  // namespace ltc::compat
