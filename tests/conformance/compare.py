@@ -33,6 +33,7 @@ from collections import Counter
 from run_ops import read_records, tensors_in
 
 SAME, DIFFER, BOTH_FAIL, NOT_RUN = "same", "differ", "both fail", "not run"
+AS_EAGER = "as eager, bit for bit; in-tree differs: "
 
 
 # -- recording tensors ----------------------------------------------------
@@ -242,8 +243,7 @@ def compare_case(ref, cand, tolerance, not_comparable=False, erratic=False):
             return SAME, "within tolerance"
         eager_value = cand.get("eager_value")
         if eager_value is not None and bitwise_equal(eager_value, value_b):
-            return SAME, ("as eager, bit for bit; in-tree differs: "
-                          + describe_difference(value_a, value_b))
+            return SAME, AS_EAGER + describe_difference(value_a, value_b)
         return DIFFER, "results differ: " + describe_difference(value_a, value_b)
     if not ref["ok"] and not cand["ok"] and ref["ok"] is not None and cand["ok"] is not None:
         eagerly = "(fails eagerly too) " if ref.get("eager", "") is None else ""
@@ -401,6 +401,11 @@ class Comparison:
         not_run = self.ops_with(NOT_RUN)
         if not_run:
             lines.append(f"ops not run ({len(not_run)}): " + ", ".join(not_run))
+        as_eager = sorted({op for op, (_, rows) in self.ops.items()
+                           if any(detail.startswith(AS_EAGER) for _, _, detail in rows)})
+        if as_eager:
+            lines.append(f"ops the same as eager, not as in-tree, in some case "
+                         f"({len(as_eager)}): " + ", ".join(as_eager))
         return "\n".join(lines)
 
     def report(self, header=""):
