@@ -160,15 +160,17 @@ Case = namedtuple("Case", "workload size build warmup steps")
 # (workload, size label, builder, warm-up steps, timed steps). Warm-up covers
 # the lazy core's compiles (the first two steps trace different graphs: SGD
 # creates its momentum buffers in the first) and TorchScript's profiling and
-# optimising runs. With --keep-update-history, LibTorch 1.13 keeps every
-# value an in-place op replaced, so lazy steps slow down the more steps a
-# process has run (see worker.py's live_tensors): step counts stay small.
+# optimising runs. Timed steps last about a second per process, so that a
+# burst of load on a shared machine moves a median less. With
+# --keep-update-history, LibTorch 1.13 keeps every value an in-place op
+# replaced, so lazy steps slow down the more steps a process has run (see
+# worker.py's live_tensors).
 CASES = [
-    Case("mlp", "8x32", lambda d: mlp(d, 8, 32), 10, 40),
-    Case("mlp", "64x256", lambda d: mlp(d, 64, 256), 10, 40),
-    Case("mlp", "256x1024", lambda d: mlp(d, 256, 1024), 5, 15),
-    Case("cnn", "32x3x32x32", lambda d: cnn(d, 32, 16), 5, 20),
-    Case("transformer", "16x64x128", lambda d: transformer(d, 16, 64, 128), 5, 20),
+    Case("mlp", "8x32", lambda d: mlp(d, 8, 32), 20, 400),
+    Case("mlp", "64x256", lambda d: mlp(d, 64, 256), 20, 200),
+    Case("mlp", "256x1024", lambda d: mlp(d, 256, 1024), 5, 30),
+    Case("cnn", "32x3x32x32", lambda d: cnn(d, 32, 16), 5, 40),
+    Case("transformer", "16x64x128", lambda d: transformer(d, 16, 64, 128), 5, 40),
 ]
 
 # --smoke: the smallest size of each workload, two timed steps after the
