@@ -177,6 +177,23 @@ TEST(GraphRewrites, TransposedProductsComeBackRowMajorAsEagerGradients) {
   EXPECT_EQ(results[2].strides(), lowered[2].strides());
 }
 
+TEST(GraphRewrites, ATransposedCopyOfAProductReadElsewhereStaysACopy) {
+  // A one-row product's transpose is contiguous as it is; the copy must
+  // still not alias the product, which is a result of its own.
+  const char* text = R"IR(
+graph(%a : Tensor, %b : Tensor):
+  %p : Tensor = aten::mm(%a, %b)
+  %pt : Tensor = aten::t_copy(%p)
+  return (%p, %pt))IR";
+  auto graph = Parse(text);
+  ElideTransposeCopies(*graph);
+  const auto results = ExecuteLeavingInputsAlone(graph, {torch::randn({1, 4}), torch::randn({4, 5})});
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_TRUE(torch::equal(results[1], results[0].t()));
+  EXPECT_TRUE(results[1].is_contiguous());
+  EXPECT_NE(results[1].data_ptr(), results[0].data_ptr());
+}
+
 const char* kZeroGrad = R"IR(
 graph(%grad : Tensor):
   %zeroed : Tensor = aten::zero(%grad)

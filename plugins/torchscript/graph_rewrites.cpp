@@ -284,8 +284,11 @@ int ElideTransposeCopies(torch::jit::Graph& graph) {
       // The product is read elsewhere (the lazy core returns it too on a
       // first step): copy, but row-major, so that the weight gradient
       // starts in the layout later steps keep.
+      // clone, not contiguous: a copy always, never an alias of the product.
       Value* view_of_product = graph.insert(Aten("t"), {node->input(0)});
-      Value* copy = graph.insert(Aten("contiguous"), {view_of_product});
+      Value* copy = graph.insert(
+          Aten("clone"), {view_of_product},
+          {torch::jit::NamedValue("memory_format", c10::MemoryFormat::Contiguous)});
       copy->setType(node->output()->type());
       node->output()->replaceAllUsesWith(copy);
       node->destroy();
