@@ -259,7 +259,10 @@ bool TransposeCopiesKeepViewStrides() {
 }
 
 int ElideTransposeCopies(torch::jit::Graph& graph) {
-  const bool keep_strides = TransposeCopiesKeepViewStrides();
+  // Where t_copy returns a contiguous copy (2.x), weight gradients already
+  // come back row-major; computing them as another product would change
+  // their last bits against the in-tree backend's for a copy saved.
+  if (!TransposeCopiesKeepViewStrides()) return 0;
   int replaced = 0;
   for (auto it = graph.nodes().begin(); it != graph.nodes().end();) {
     Node* node = *it++;
@@ -268,8 +271,10 @@ int ElideTransposeCopies(torch::jit::Graph& graph) {
     Node* producer = node->input(0)->node();
     if (!ProducesFreshTensor(producer)) continue;
     const bool sole_reader = OnlyReadBy(node->input(0), node);
+    const bool transposed_product =
+        node->kind() == Aten("t_copy") && producer->kind() == Aten("mm");
     torch::jit::WithInsertPoint insert_here(node);
-    if (node->kind() == Aten("t_copy") && producer->kind() == Aten("mm") && sole_reader) {
+    if (transposed_product && sole_reader) {
       // (a b)^T = b^T a^T: the product eager autograd computes for a
       // linear layer's weight gradient, in its row-major layout.
       Value* b_t = graph.insert(Aten("t"), {producer->input(1)});
@@ -279,12 +284,11 @@ int ElideTransposeCopies(torch::jit::Graph& graph) {
       node->output()->replaceAllUsesWith(mm->output());
       node->destroy();
       producer->destroy();
-    } else if (node->kind() == Aten("t_copy") && producer->kind() == Aten("mm") &&
-               keep_strides) {
+    } else if (transposed_product) {
       // The product is read elsewhere (the lazy core returns it too on a
       // first step): copy, but row-major, so that the weight gradient
-      // starts in the layout later steps keep.
-      // clone, not contiguous: a copy always, never an alias of the product.
+      // starts in the layout later steps keep. clone, not contiguous: a
+      // copy always, never an alias of the product.
       Value* view_of_product = graph.insert(Aten("t"), {node->input(0)});
       Value* copy = graph.insert(
           Aten("clone"), {view_of_product},
@@ -292,7 +296,7 @@ int ElideTransposeCopies(torch::jit::Graph& graph) {
       copy->setType(node->output()->type());
       node->output()->replaceAllUsesWith(copy);
       node->destroy();
-    } else if (keep_strides && sole_reader) {
+    } else if (sole_reader) {
       ReplaceWith(node, view->second);
     } else {
       continue;

@@ -20,15 +20,15 @@ int ReplaceViewCopiesWithViews(torch::jit::Graph& graph);
 bool TransposeCopiesKeepViewStrides();
 
 // Rewrites the lazy core's copies of transposed fresh results (products,
-// sums, ...). t_copy(mm(a, b)), how the lazy core lowers every linear
-// layer's weight gradient, becomes mm(t(b), t(a)): the product eager
-// autograd computes, bit for bit, in eager's row-major layout, with no copy
-// (where t_copy keeps the view's strides, 1.13, the in-tree backend returns
-// such gradients column-major, and every later elementwise update reads
-// them across rows). Where something else reads the product it stays, and
-// on 1.13 its copy is made row-major. Otherwise, where copies keep the
-// view's strides, t_copy/transpose_copy/permute_copy of a result nothing
-// else reads becomes the view itself (same layout and bits, no copy).
+// sums, ...) where t_copy keeps the view's strides (LibTorch 1.13; under
+// 2.x t_copy is contiguous, and this does nothing). t_copy(mm(a, b)), how
+// the lazy core lowers every linear layer's weight gradient, becomes
+// mm(t(b), t(a)): the product eager autograd computes, in eager's row-major
+// layout, with no copy. The in-tree backend returns such gradients
+// column-major, and every later elementwise update reads them across rows.
+// Where something else reads the product it stays, and its copy is made
+// row-major. Any other t_copy/transpose_copy/permute_copy of a result
+// nothing else reads becomes the view itself (same layout and bits).
 // Returns the number of copies rewritten.
 int ElideTransposeCopies(torch::jit::Graph& graph);
 

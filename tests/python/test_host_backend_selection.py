@@ -117,3 +117,9 @@ def test_moved_install_tree_trains_like_eager(build_dir, tmp_path):
     listing = subprocess.run([str(moved / "bin" / "ltc-plugins"), "list"],
                              capture_output=True, text=True, check=True).stdout
     assert "ts_cpu" in listing and str(moved / "lib" / "ltc-plugins") in listing
+
+
+def test_a_bad_plugin_setting_is_named_in_the_error(build_dir):
+    result = init("ts_cpu", env={"LTC_TS_CPU_POOL_MB": "lots"})
+    assert result.returncode != 0
+    assert "LTC_TS_CPU_POOL_MB must be a number of MiB, got 'lots'" in result.stderr
