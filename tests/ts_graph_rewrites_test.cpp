@@ -53,6 +53,11 @@ TEST(GraphRewrites, ViewCopiesThatOnlyFeedMatmulsBecomeViews) {
       torch::randn({3, 3}), torch::randn({2, 3}), torch::randn({2, 3}),
       torch::randn({3, 3}), int64_t{1}};
   const auto expected = Execute(Parse(kLinearGrad), inputs);
+  if (!TransposeCopiesKeepViewStrides()) {
+    // 2.x: a transposed view has another layout than its copy.
+    EXPECT_EQ(ReplaceViewCopiesWithViews(*graph), 0);
+    return;
+  }
 
   // t_copy(t_copy(w)) and t_copy(x) feed mm: views. t_copy(gw) feeds an
   // add and t_copy(gw) again is a graph output: both stay copies, so no

@@ -230,6 +230,10 @@ Value* InlineInPlaceOf(Node* node, torch::jit::Graph& replacement,
 }  // namespace
 
 int ReplaceViewCopiesWithViews(torch::jit::Graph& graph) {
+  // Where copies are contiguous (2.x) a view has another layout than its
+  // copy, and a product reading it sums in another order: its last bits
+  // would differ from the in-tree backend's.
+  if (!TransposeCopiesKeepViewStrides()) return 0;
   // Users before producers: a copy may become a view when every use is an
   // op that normalises layout, or a view-copy already made a view whose own
   // uses passed the same test.

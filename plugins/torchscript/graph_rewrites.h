@@ -12,6 +12,9 @@ namespace ltc::torchscript {
 // write contiguous results) consume them, directly or through other views.
 // The lazy core lowers every view as a copy; transposed weights feeding
 // matmuls are most of them. Results and their layouts stay as they were.
+// Only where copies keep the view's strides (1.13): under 2.x a view's
+// layout differs from its contiguous copy's, and so would the last bits of
+// the products reading it.
 // Returns the number of ops replaced.
 int ReplaceViewCopiesWithViews(torch::jit::Graph& graph);
 
