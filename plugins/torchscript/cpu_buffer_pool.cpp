@@ -8,7 +8,7 @@ namespace {
 
 thread_local int scope_depth = 0;
 
-CpuBufferPool* installed = nullptr;  // set once, under Install's lock; never freed
+CpuBufferPool* installed = nullptr;  // set once, by Install; never freed
 
 }  // namespace
 
@@ -19,23 +19,21 @@ CpuBufferPool::CpuBufferPool(c10::Allocator* previous, size_t capacity_bytes)
     : previous_(previous), capacity_(capacity_bytes) {}
 
 CpuBufferPool* CpuBufferPool::Install(size_t capacity_bytes) {
-  static std::mutex mutex;
-  static bool tried = false;
-  std::lock_guard<std::mutex> lock(mutex);
-  if (tried) return installed;
-  tried = true;
-  // Blocks outlive any plugin state (the host may free a result at exit),
-  // so the pool is never destroyed.
-  auto* pool = new CpuBufferPool(c10::GetCPUAllocator(), capacity_bytes);
-  // LibTorch registers its own CPU allocator at priority 0; one installed
-  // above that (a user's) wins, and the pool stays out of the way.
-  c10::SetCPUAllocator(pool, /*priority=*/0);
-  if (c10::GetCPUAllocator() != pool) {
-    delete pool;
-    return nullptr;
-  }
-  installed = pool;
-  return installed;
+  // Initialised once, thread-safely; blocks outlive any plugin state (the
+  // host may free a result at exit), so the pool is never destroyed.
+  static CpuBufferPool* const pool = [capacity_bytes]() -> CpuBufferPool* {
+    auto* candidate = new CpuBufferPool(c10::GetCPUAllocator(), capacity_bytes);
+    // LibTorch registers its own CPU allocator at priority 0; one installed
+    // above that (a user's) wins, and the pool stays out of the way.
+    c10::SetCPUAllocator(candidate, /*priority=*/0);
+    if (c10::GetCPUAllocator() != candidate) {
+      delete candidate;
+      return nullptr;
+    }
+    installed = candidate;
+    return candidate;
+  }();
+  return pool;
 }
 
 c10::DataPtr CpuBufferPool::Allocate(size_t nbytes) const {
@@ -48,40 +46,37 @@ c10::DataPtr CpuBufferPool::Allocate(size_t nbytes) const {
       data = blocks->second.back();
       blocks->second.pop_back();
       cached_ -= nbytes;
+      in_use_.emplace(data, nbytes);
     }
   }
-  if (data == nullptr) data = c10::alloc_cpu(nbytes);
-  {
+  if (data == nullptr) {
+    data = c10::alloc_cpu(nbytes);  // outside the lock: it may fault for long
     std::lock_guard<std::mutex> lock(mutex_);
     in_use_.emplace(data, nbytes);
   }
   return {data, data, &Release, c10::Device(c10::kCPU)};
 }
 
-void CpuBufferPool::Release(void* data) {
-  CpuBufferPool& pool = *installed;
-  std::unique_lock<std::mutex> lock(pool.mutex_);
-  const auto block = pool.in_use_.find(data);
+bool CpuBufferPool::TakeBack(void* data) const {
+  std::unique_lock<std::mutex> lock(mutex_);
+  const auto block = in_use_.find(data);
+  if (block == in_use_.end()) return false;
   const size_t nbytes = block->second;
-  pool.in_use_.erase(block);
-  if (pool.cached_ + nbytes <= pool.capacity_) {
-    pool.free_[nbytes].push_back(data);
-    pool.cached_ += nbytes;
-    return;
+  in_use_.erase(block);
+  if (cached_ + nbytes <= capacity_) {
+    free_[nbytes].push_back(data);
+    cached_ += nbytes;
+    return true;
   }
   lock.unlock();
   c10::free_cpu(data);
+  return true;
 }
 
+void CpuBufferPool::Release(void* data) { installed->TakeBack(data); }
+
 void CpuBufferPool::RawDelete(void* data) {
-  {
-    std::lock_guard<std::mutex> lock(installed->mutex_);
-    if (installed->in_use_.count(data) == 0) {
-      installed->previous_->raw_deleter()(data);
-      return;
-    }
-  }
-  Release(data);
+  if (!installed->TakeBack(data)) installed->previous_->raw_deleter()(data);
 }
 
 size_t CpuBufferPool::cached_bytes() const {

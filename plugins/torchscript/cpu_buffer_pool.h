@@ -54,6 +54,9 @@ class CpuBufferPool final : public compat::AllocatorBase {
  private:
   CpuBufferPool(c10::Allocator* previous, size_t capacity_bytes);
   c10::DataPtr Allocate(size_t nbytes) const override;
+  // Keeps or frees a block the pool handed out; false where `data` is not one.
+  bool TakeBack(void* data) const;
+  // Deleters of pooled DataPtrs, and of raw allocations (pooled or not).
   static void Release(void* data);
   static void RawDelete(void* data);
 
