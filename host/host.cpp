@@ -4,6 +4,8 @@
 
 #include "plugin_backend.h"
 
+#include <ltc/loader.h>
+
 #include <ATen/FunctionalTensorWrapper.h>
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <torch/csrc/lazy/core/internal_ops/ltc_ops.h>
@@ -27,18 +29,10 @@ std::filesystem::path HostDirectory() {
   return boost::dll::this_line_location().parent_path();
 }
 
-// True when `request` (already resolved) would pick the loaded plugin.
-bool NamesLoadedPlugin(const std::string& request) {
-  const Plugin& plugin = g_backend->client().plugin();
-  std::stringstream entries(request);
-  std::string entry;
-  while (std::getline(entries, entry, ',')) {
-    if (entry == plugin.name() || std::filesystem::path(entry) == plugin.path()) {
-      return true;
-    }
-  }
-  return false;
-}
+// The tracer behind every plugin's trace events; lives as long as the client.
+const host::ProfilerTracer g_tracer;
+
+std::string Quoted(const std::string& text) { return "\"" + text + "\""; }
 
 c10::List<c10::Dict<std::string, std::string>> ListPluginsOp() {
   c10::List<c10::Dict<std::string, std::string>> result;
@@ -50,6 +44,13 @@ c10::List<c10::Dict<std::string, std::string>> ListPluginsOp() {
     row.insert("path", listing.path.string());
     row.insert("available", listing.available ? "yes" : "no");
     row.insert("reason", listing.reason);
+    row.insert("vendor", listing.attributes.vendor);
+    std::string formats;
+    for (const std::string& format : listing.attributes.graph_formats) {
+      formats += (formats.empty() ? "" : ",") + format;
+    }
+    row.insert("graph_formats", formats);
+    row.insert("libtorch", listing.attributes.libtorch_version);
     result.push_back(std::move(row));
   }
   return result;
@@ -128,19 +129,66 @@ int64_t DropUpdateHistoryOp(const std::vector<at::Tensor>& tensors) {
   return dropped;
 }
 
+// ltc_plugins.init's options cross as three parallel lists: names, types
+// ("bool", "int", "float", "str") and values as text, parsed exactly here.
+std::string InitWithOptionsOp(const std::string& backend, const std::vector<std::string>& names,
+                   const std::vector<std::string>& types, const std::vector<std::string>& values) {
+  TORCH_CHECK(names.size() == types.size() && names.size() == values.size(),
+              "ltc::init_with_options: option names, types and values differ in length");
+  BackendOptions options;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string& type = types[i];
+    const std::string& text = values[i];
+    OptionValue value;
+    if (type == "bool") {
+      TORCH_CHECK(text == "true" || text == "false", "ltc::init_with_options: option ", names[i],
+                  ": not a bool: ", text);
+      value = text == "true";
+    } else if (type == "int") {
+      value = static_cast<int64_t>(std::stoll(text));
+    } else if (type == "float") {
+      value = std::stod(text);
+    } else {
+      TORCH_CHECK(type == "str", "ltc::init_with_options: option ", names[i], ": unknown type ", type);
+      value = text;
+    }
+    options.emplace(names[i], std::move(value));
+  }
+  return init(backend, options);
+}
+
 }  // namespace
 
-std::string init(const std::string& backend) {
+std::string init(const std::string& backend, const BackendOptions& options) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  const std::string request = ResolveBackendRequest(backend);
+  ClientOptions resolved_options;
+  try {
+    resolved_options = ResolveOptions(options);
+  } catch (const std::invalid_argument& error) {
+    throw std::runtime_error(std::string("ltc: ") + error.what());
+  }
   if (g_backend != nullptr) {
-    if (backend.empty() || NamesLoadedPlugin(request)) return g_backend->name();
-    throw std::runtime_error("ltc: backend " + g_backend->name() +
-                             " is already in use; the lazy core holds one backend "
-                             "per process, so \"" + request + "\" cannot be loaded");
+    const PluginClient& client = g_backend->client();
+    // With nothing asked for, the backend in use is the answer.
+    if (backend.empty() && options.empty()) return client.name();
+    const BackendRequest request = BackendRequest::Resolve(backend);
+    if (!request.Names(client.plugin())) {
+      throw std::runtime_error("ltc: backend " + client.name() +
+                               " is already in use; the lazy core holds one backend per "
+                               "process, so " + Quoted(request.text) + " cannot be loaded");
+    }
+    const ClientOptions wanted = OptionsFor(resolved_options, client.name());
+    if (wanted != client.options()) {
+      throw std::runtime_error("ltc: backend " + client.name() + " is already in use with " +
+                               DescribeOptions(client.options()) +
+                               "; the lazy core holds one backend per process, so it cannot "
+                               "be started again with " + DescribeOptions(wanted));
+    }
+    return client.name();
   }
   std::unique_ptr<PluginClient> client =
-      SelectBackend(request, PluginSearchPath(HostDirectory()));
+      SelectBackend(BackendRequest::Resolve(backend), PluginSearchPath(HostDirectory()),
+                    ClientConfig{std::move(resolved_options), &g_tracer});
   // Registers the lazy kernels, autograd and the eager fallback, and the
   // in-tree backend, which the registrar below then replaces.
   torch::lazy::InitTorchScriptBackend();
@@ -162,6 +210,9 @@ TORCH_LIBRARY(ltc, m) {
   m.def("init(str backend=\"\") -> str", [](const std::string& backend) {
     return ltc::init(backend);
   });
+  m.def("init_with_options(str backend, str[] option_names, str[] option_types, "
+        "str[] option_values) -> str",
+        ltc::InitWithOptionsOp);
   m.def("backend() -> str", [] { return ltc::backend(); });
   m.def("plugins() -> Dict(str, str)[]", ltc::ListPluginsOp);
   m.def("set_rng_seed(int seed) -> ()", ltc::SetRngSeedOp);

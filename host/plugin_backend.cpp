@@ -12,6 +12,7 @@
 #include <torch/csrc/lazy/core/metrics.h>
 #include <torch/csrc/lazy/ts_backend/ts_lowering_context.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -32,20 +33,14 @@ struct PluginDeviceType final : torch::lazy::BackendDeviceType {
   std::string kind;
 };
 
-// A graph compiled by the plugin. The host keeps the lowered graph for
-// debugging output (backend text, parameter names).
-class PluginComputation final : public torch::lazy::Computation {
+// A computation that is a TorchScript graph: what the lazy core asks of
+// every computation, answered from the graph.
+class GraphComputation : public torch::lazy::Computation {
  public:
-  PluginComputation(std::shared_ptr<torch::jit::Graph> graph,
-                    const PluginClient& client, LtcExecutable* executable)
-      : graph_(std::move(graph)), client_(client), executable_(executable) {
+  explicit GraphComputation(std::shared_ptr<torch::jit::Graph> graph) : graph_(std::move(graph)) {
     for (const torch::jit::Value* input : graph_->inputs()) {
       parameter_names_.push_back(input->debugName());
     }
-    num_results_ = graph_->outputs().size();
-  }
-  ~PluginComputation() override {
-    client_.api().executable_destroy(client_.get(), executable_);
   }
 
   int parameters_size() const override { return parameter_names_.size(); }
@@ -60,16 +55,66 @@ class PluginComputation final : public torch::lazy::Computation {
   }
   const std::string to_string() const override { return graph_->toString(); }
 
-  LtcExecutable* executable() const { return executable_; }
-  size_t num_results() const { return num_results_; }
-  const torch::jit::Graph& graph() const { return *graph_; }
+  const std::shared_ptr<torch::jit::Graph>& graph() const { return graph_; }
 
  private:
   std::shared_ptr<torch::jit::Graph> graph_;
-  const PluginClient& client_;
-  LtcExecutable* executable_;
   std::vector<std::string> parameter_names_;
-  size_t num_results_;
+};
+
+// A lowered graph and the device it was lowered for. The lazy core hands
+// Compile() computations without their device; this one keeps it.
+class LoweredGraph final : public GraphComputation {
+ public:
+  LoweredGraph(std::shared_ptr<torch::jit::Graph> graph, int32_t ordinal)
+      : GraphComputation(std::move(graph)), ordinal_(ordinal) {}
+  int32_t ordinal() const { return ordinal_; }
+
+ private:
+  int32_t ordinal_;
+};
+
+// LibTorch's TorchScript lowering, remembering the device it lowers for.
+class PluginLoweringContext final : public torch::lazy::TSLoweringContext {
+ public:
+  using TSLoweringContext::TSLoweringContext;
+
+  ComputationPtr Build() override {
+    const ComputationPtr built = TSLoweringContext::Build();
+    return std::make_shared<LoweredGraph>(
+        std::static_pointer_cast<torch::lazy::TSComputation>(built)->graph(),
+        static_cast<int32_t>(device_.ordinal()));
+  }
+};
+
+// A graph compiled by the plugin, for the device it was lowered for and,
+// on demand, for every other device the lazy core runs it on (its cache is
+// keyed by graph, not by device). The host keeps the lowered graph for
+// those compiles and for debugging output.
+class PluginComputation final : public GraphComputation {
+ public:
+  PluginComputation(const PluginBackend& backend, std::shared_ptr<torch::jit::Graph> graph,
+                    Executable executable)
+      : GraphComputation(std::move(graph)), backend_(backend) {
+    const int32_t ordinal = executable.device_ordinal();
+    executables_.emplace(ordinal, std::move(executable));
+  }
+
+  // The executable for device `ordinal`, compiled the first time it is
+  // asked for. Stable: entries are never erased while the computation lives.
+  const Executable& ExecutableFor(int32_t ordinal) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = executables_.find(ordinal);
+    if (found == executables_.end()) {
+      found = executables_.emplace(ordinal, backend_.CompileGraph(*graph(), ordinal)).first;
+    }
+    return found->second;
+  }
+
+ private:
+  const PluginBackend& backend_;
+  mutable std::mutex mutex_;
+  mutable std::map<int32_t, Executable> executables_;
 };
 
 const PluginData& AsPluginData(const BackendDataPtr& data) {
@@ -80,30 +125,75 @@ const PluginData& AsPluginData(const BackendDataPtr& data) {
   return *plugin_data;
 }
 
-LtcScalar ToLtcScalar(const at::Scalar& scalar) {
-  LtcScalar result{};
-  result.struct_size = LTC_SCALAR_STRUCT_SIZE;
-  result.dtype = ToDLDataType(scalar.type());
-  if (scalar.isFloatingPoint()) {
-    result.f = scalar.toDouble();
-  } else if (scalar.isIntegral(/*includeBool=*/true)) {
-    result.i = scalar.toLong();
-  } else {
-    TORCH_CHECK(false, "scalars of type ", scalar.type(),
-                " cannot be sent to a plugin");
+// The graph formats this host writes.
+bool HostWrites(const std::string& format) {
+  return format == LTC_GRAPH_FORMAT_TORCHSCRIPT_IR || format == LTC_GRAPH_FORMAT_TORCHSCRIPT;
+}
+
+std::string JoinFormats(const std::vector<std::string>& formats) {
+  std::string text;
+  for (const std::string& format : formats) text += (text.empty() ? "" : ", ") + format;
+  return text;
+}
+
+// The plugin's formats that this host writes, in the plugin's order, or
+// only `requested` (LTC_GRAPH_FORMAT) when it is set.
+std::vector<std::string> ChooseFormats(const PluginClient& client, const char* requested) {
+  const std::vector<std::string>& reads = client.plugin().attributes().graph_formats;
+  std::vector<std::string> formats;
+  for (const std::string& format : reads) {
+    if (HostWrites(format) && (requested == nullptr || *requested == '\0' || format == requested)) {
+      formats.push_back(format);
+    }
   }
-  return result;
+  if (requested != nullptr && *requested != '\0') {
+    TORCH_CHECK(HostWrites(requested), "LTC_GRAPH_FORMAT=", requested,
+                " is not a graph format this host writes (", LTC_GRAPH_FORMAT_TORCHSCRIPT_IR,
+                ", ", LTC_GRAPH_FORMAT_TORCHSCRIPT, ")");
+    TORCH_CHECK(!formats.empty(), "LTC_GRAPH_FORMAT=", requested, ": plugin ", client.name(),
+                " does not read it; it reads ", JoinFormats(reads));
+  }
+  TORCH_CHECK(!formats.empty(), "plugin ", client.name(), " reads graph formats ",
+              JoinFormats(reads), "; this host writes ", LTC_GRAPH_FORMAT_TORCHSCRIPT_IR, ", ",
+              LTC_GRAPH_FORMAT_TORCHSCRIPT);
+  return formats;
+}
+
+// A lazy-core scalar as buffer_from_scalar takes it.
+struct ScalarValue {
+  DLDataType dtype;
+  int64_t int64_value = 0;
+  double double_value = 0;
+};
+
+ScalarValue ToScalarValue(const at::Scalar& scalar) {
+  ScalarValue value{ToDLDataType(scalar.type())};
+  if (scalar.isFloatingPoint()) {
+    value.double_value = scalar.toDouble();
+  } else if (scalar.isIntegral(/*includeBool=*/true)) {
+    value.int64_value = scalar.toLong();
+  } else {
+    TORCH_CHECK(false, "scalars of type ", scalar.type(), " cannot be sent to a plugin");
+  }
+  return value;
 }
 
 }  // namespace
 
-PluginData::PluginData(std::shared_ptr<BufferHandle> buffer,
-                       const torch::lazy::Shape& shape,
+void* ProfilerTracer::Begin(const char* name) const {
+  auto event = std::make_unique<at::RecordFunction>(at::RecordScope::USER_SCOPE);
+  if (!event->isActive()) return nullptr;
+  event->before(std::string(name), c10::ArrayRef<const c10::IValue>{});
+  return event.release();
+}
+
+void ProfilerTracer::End(void* token) const { delete static_cast<at::RecordFunction*>(token); }
+
+PluginData::PluginData(std::shared_ptr<const Buffer> buffer, const torch::lazy::Shape& shape,
                        const torch::lazy::BackendDevice& device, bool has_data)
     : TSData(shape, device), buffer_(std::move(buffer)), has_data_(has_data) {}
 
-PluginData::PluginData(std::shared_ptr<BufferHandle> buffer,
-                       const at::Scalar& scalar,
+PluginData::PluginData(std::shared_ptr<const Buffer> buffer, const at::Scalar& scalar,
                        const torch::lazy::BackendDevice& device)
     : TSData(scalar, device), buffer_(std::move(buffer)), has_data_(true) {}
 
@@ -214,46 +304,23 @@ c10::optional<std::string> ExportTorchScriptIr(torch::jit::Graph& lowered) {
 }
 
 PluginBackend::PluginBackend(std::unique_ptr<PluginClient> client)
-    : client_(std::move(client)) {
-  const LtcPluginApi& api = client_->api();
-  LtcClient* handle = client_->get();
-
-  int32_t count = 0;
-  Check(api.client_device_count(handle, &count));
-  TORCH_CHECK(count > 0, "plugin ", name(), " reports no devices");
-  device_count_ = count;
-
-  DLDeviceType fallback = kDLCPU;
-  Check(api.client_eager_fallback_device(handle, &fallback));
+    : client_(std::move(client)),
+      formats_(ChooseFormats(*client_, std::getenv("LTC_GRAPH_FORMAT"))) {
+  const DLDeviceType fallback = client_->eager_fallback_device();
   TORCH_CHECK(fallback == kDLCPU || fallback == kDLCUDA, "plugin ", name(),
               " names an eager fallback device this host cannot use (DLPack type ",
               static_cast<int>(fallback), ")");
   eager_fallback_ = fallback == kDLCUDA ? at::kCUDA : at::kCPU;
 
-  const char* kind = nullptr;
-  Check(api.client_device_kind(handle, &kind));
-  std::string kind_upper(kind);
-  for (char& c : kind_upper) c = static_cast<char>(std::toupper(c));
-  device_type_ = std::make_shared<PluginDeviceType>(eager_fallback_, kind_upper);
-
-  if (const char* format = std::getenv("LTC_GRAPH_FORMAT")) {
-    const std::string name(format);
-    TORCH_CHECK(name.empty() || name == LTC_GRAPH_FORMAT_TORCHSCRIPT_IR ||
-                    name == LTC_GRAPH_FORMAT_TORCHSCRIPT,
-                "LTC_GRAPH_FORMAT=", name, " is not a graph format this host writes (",
-                LTC_GRAPH_FORMAT_TORCHSCRIPT_IR, ", ", LTC_GRAPH_FORMAT_TORCHSCRIPT, ")");
-    plugin_reads_ir_ = name != LTC_GRAPH_FORMAT_TORCHSCRIPT;
-  }
-}
-
-std::shared_ptr<BufferHandle> PluginBackend::Own(LtcBuffer* buffer) const {
-  return std::make_shared<BufferHandle>(*client_, buffer);
+  std::string kind = client_->device_info(0).kind;
+  for (char& c : kind) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  device_type_ = std::make_shared<PluginDeviceType>(eager_fallback_, kind);
 }
 
 int32_t PluginBackend::Ordinal(const BackendDevice& device) const {
   const int64_t ordinal = device.ordinal();
-  TORCH_CHECK(ordinal >= 0 && ordinal < device_count_, "lazy device ordinal ",
-              ordinal, " out of range: plugin ", name(), " has ", device_count_,
+  TORCH_CHECK(ordinal >= 0 && ordinal < client_->device_count(), "lazy device ordinal ",
+              ordinal, " out of range: plugin ", name(), " has ", client_->device_count(),
               " device(s)");
   return static_cast<int32_t>(ordinal);
 }
@@ -262,7 +329,7 @@ void PluginBackend::PrepareToExit() const {}
 
 void PluginBackend::SetRngSeed(size_t seed) const {
   TORCH_LAZY_COUNTER("PluginSetRngSeed", 1);
-  Check(client_->api().set_rng_seed(client_->get(), seed));
+  client_->SetRngSeed(seed);
 }
 
 const torch::lazy::IrBuilder* PluginBackend::GetIrBuilder() const {
@@ -276,35 +343,37 @@ BackendDataPtr PluginBackend::MakeComputationDataFromTensor(
     const BackendDevice& device) const {
   RECORD_FUNCTION("ltc::to_device", std::vector<c10::IValue>());
   TORCH_LAZY_COUNTER("PluginToDevice", 1);
-  LtcBuffer* buffer = nullptr;
-  Check(client_->api().buffer_from_host(client_->get(), ToDLPack(tensor),
-                                         Ordinal(device), &buffer));
-  return std::make_shared<PluginData>(Own(buffer), shape, device, true);
+  const int32_t ordinal = Ordinal(device);
+  Buffer buffer = client_->BufferFromHost(DLManagedTensorPtr(ToDLPack(tensor)), ordinal);
+  return std::make_shared<PluginData>(std::make_shared<const Buffer>(std::move(buffer)), shape,
+                                      device, true);
 }
 
 BackendDataPtr PluginBackend::MakeComputationDataFromScalar(
     const at::Scalar& scalar, const BackendDevice& device) const {
+  const ScalarValue value = ToScalarValue(scalar);
   return std::make_shared<PluginData>(
-      ScalarBuffer(ToLtcScalar(scalar), Ordinal(device)), scalar, device);
+      ScalarBuffer(value.dtype, value.int64_value, value.double_value, Ordinal(device)), scalar,
+      device);
 }
 
-std::shared_ptr<BufferHandle> PluginBackend::ScalarBuffer(const LtcScalar& scalar,
+std::shared_ptr<const Buffer> PluginBackend::ScalarBuffer(DLDataType dtype, int64_t int64_value,
+                                                          double double_value,
                                                           int32_t ordinal) const {
   constexpr size_t kMaxScalarBuffers = 1024;
   std::array<uint64_t, 3> key{
-      uint64_t{scalar.dtype.code} | uint64_t{scalar.dtype.bits} << 8 |
-          uint64_t{scalar.dtype.lanes} << 16 | uint64_t{static_cast<uint32_t>(ordinal)} << 32,
-      static_cast<uint64_t>(scalar.i), 0};
-  static_assert(sizeof(scalar.f) == sizeof(key[2]), "LtcScalar.f is a 64-bit double");
-  std::memcpy(&key[2], &scalar.f, sizeof(key[2]));
+      uint64_t{dtype.code} | uint64_t{dtype.bits} << 8 | uint64_t{dtype.lanes} << 16 |
+          uint64_t{static_cast<uint32_t>(ordinal)} << 32,
+      static_cast<uint64_t>(int64_value), 0};
+  static_assert(sizeof(double_value) == sizeof(key[2]), "a double is 64 bits");
+  std::memcpy(&key[2], &double_value, sizeof(key[2]));
   std::lock_guard<std::mutex> lock(scalar_mutex_);
   auto found = scalar_buffers_.find(key);
   if (found != scalar_buffers_.end()) return found->second;
   RECORD_FUNCTION("ltc::to_device", std::vector<c10::IValue>());
   TORCH_LAZY_COUNTER("PluginToDevice", 1);
-  LtcBuffer* buffer = nullptr;
-  Check(client_->api().buffer_from_scalar(client_->get(), &scalar, ordinal, &buffer));
-  std::shared_ptr<BufferHandle> owned = Own(buffer);
+  auto owned = std::make_shared<const Buffer>(
+      client_->BufferFromScalar(dtype, int64_value, double_value, ordinal));
   if (scalar_buffers_.size() >= kMaxScalarBuffers) scalar_buffers_.clear();
   scalar_buffers_.emplace(key, owned);
   return owned;
@@ -326,11 +395,10 @@ BackendDataPtr PluginBackend::CreateDataPlaceholder(
     const BackendDevice& device, const torch::lazy::Shape& shape) const {
   CaptureProfilingState();
   const std::vector<int64_t> sizes(shape.sizes().begin(), shape.sizes().end());
-  LtcBuffer* buffer = nullptr;
-  Check(client_->api().buffer_create_placeholder(
-      client_->get(), ToDLDataType(shape.scalar_type()), sizes.data(),
-      static_cast<int32_t>(sizes.size()), Ordinal(device), &buffer));
-  return std::make_shared<PluginData>(Own(buffer), shape, device, false);
+  Buffer buffer =
+      client_->CreatePlaceholder(ToDLDataType(shape.scalar_type()), sizes, Ordinal(device));
+  return std::make_shared<PluginData>(std::make_shared<const Buffer>(std::move(buffer)), shape,
+                                      device, false);
 }
 
 BackendDataPtr PluginBackend::GetComputationDataFromNode(compat::LazyNode* node) const {
@@ -343,23 +411,20 @@ at::Tensor PluginBackend::MakeTensorFromComputationData(
     const BackendDataPtr data, c10::optional<at::ScalarType>) const {
   RECORD_FUNCTION("ltc::from_device", std::vector<c10::IValue>());
   TORCH_LAZY_COUNTER("PluginFromDevice", 1);
-  DLManagedTensor* tensor = nullptr;
-  Check(client_->api().buffer_to_host(client_->get(), AsPluginData(data).buffer(),
-                                       &tensor));
-  return FromDLPack(tensor);
+  return FromDLPack(client_->ToHost(AsPluginData(data).buffer()).release());
 }
 
 std::unique_ptr<torch::lazy::LoweringContext> PluginBackend::CreateLoweringContext(
     const std::string& name, BackendDevice device,
     c10::ArrayRef<compat::LazyNode*> post_order,
     torch::lazy::Util::EmissionMap emit_status) const {
-  return std::make_unique<torch::lazy::TSLoweringContext>(
-      name, std::move(device), post_order, std::move(emit_status));
+  return std::make_unique<PluginLoweringContext>(name, std::move(device), post_order,
+                                                 std::move(emit_status));
 }
 
 std::unique_ptr<torch::lazy::LoweringContext> PluginBackend::CreateLoweringContext(
     const std::string& name, BackendDevice device) const {
-  return std::make_unique<torch::lazy::TSLoweringContext>(name, std::move(device));
+  return std::make_unique<PluginLoweringContext>(name, std::move(device));
 }
 
 std::vector<std::string> PluginBackend::GetCompilationDevices(
@@ -373,45 +438,32 @@ std::vector<ComputationPtr> PluginBackend::Compile(
   std::vector<ComputationPtr> compiled;
   compiled.reserve(instances.size());
   for (const ComputationPtr& instance : instances) {
-    TORCH_LAZY_COUNTER("PluginCompile", 1);
-    auto* lowered = dynamic_cast<torch::lazy::TSComputation*>(instance.get());
-    TORCH_CHECK(lowered != nullptr, "expected a TorchScript-lowered computation");
-    LtcExecutable* executable = nullptr;
-    if (plugin_reads_ir_) {
-      if (c10::optional<std::string> ir = ExportTorchScriptIr(*lowered->graph())) {
-        try {
-          executable = CompileGraph(LTC_GRAPH_FORMAT_TORCHSCRIPT_IR, *ir);
-        } catch (const PluginError& e) {
-          if (e.code() != LTC_ERROR_UNIMPLEMENTED) throw;
-          plugin_reads_ir_ = false;
-        }
-      }
-    }
-    if (executable == nullptr) {
-      TORCH_LAZY_COUNTER("PluginCompileArchive", 1);
-      executable = CompileGraph(LTC_GRAPH_FORMAT_TORCHSCRIPT,
-                                ExportTorchScriptArchive(*lowered->graph()));
-    }
-    compiled.push_back(
-        std::make_shared<PluginComputation>(lowered->graph(), *client_, executable));
+    const auto* lowered = dynamic_cast<const LoweredGraph*>(instance.get());
+    TORCH_CHECK(lowered != nullptr, "expected a graph lowered by the plugin backend");
+    compiled.push_back(std::make_shared<PluginComputation>(
+        *this, lowered->graph(), CompileGraph(*lowered->graph(), lowered->ordinal())));
   }
   return compiled;
 }
 
-LtcExecutable* PluginBackend::CompileGraph(const char* format,
-                                           const std::string& graph) const {
-  const std::string cache_key =
-      torch::lazy::HashToString(torch::lazy::DataHash(graph.data(), graph.size()));
-  LtcCompileArgs args{};
-  args.struct_size = LTC_COMPILE_ARGS_STRUCT_SIZE;
-  args.format = format;
-  args.graph = graph.data();
-  args.graph_size = graph.size();
-  args.cache_key = cache_key.c_str();
-  args.device_ordinal = static_cast<int32_t>(default_ordinal_.load());
-  LtcExecutable* executable = nullptr;
-  Check(client_->api().compile(client_->get(), &args, &executable));
-  return executable;
+Executable PluginBackend::CompileGraph(torch::jit::Graph& graph, int32_t ordinal) const {
+  TORCH_LAZY_COUNTER("PluginCompile", 1);
+  for (const std::string& format : formats_) {
+    c10::optional<std::string> serialized;
+    if (format == LTC_GRAPH_FORMAT_TORCHSCRIPT_IR) {
+      serialized = ExportTorchScriptIr(graph);
+    } else {
+      TORCH_LAZY_COUNTER("PluginCompileArchive", 1);
+      serialized = ExportTorchScriptArchive(graph);
+    }
+    // IR text cannot carry every graph: the next format can.
+    if (!serialized) continue;
+    const std::string cache_key =
+        torch::lazy::HashToString(torch::lazy::DataHash(serialized->data(), serialized->size()));
+    return client_->Compile(format, *serialized, cache_key, ordinal);
+  }
+  TORCH_CHECK(false, "plugin ", name(), " reads only ", JoinFormats(formats_),
+              ", which cannot carry this graph:\n", graph.toString());
 }
 
 std::vector<BackendDataPtr> PluginBackend::ExecuteComputation(
@@ -424,34 +476,22 @@ std::vector<BackendDataPtr> PluginBackend::ExecuteComputation(
   TORCH_LAZY_COUNTER("PluginExecute", 1);
   const auto* compiled = dynamic_cast<const PluginComputation*>(computation.get());
   TORCH_CHECK(compiled != nullptr, "computation was not compiled by the plugin backend");
+  const Executable& executable = compiled->ExecutableFor(Ordinal(device));
 
   std::vector<LtcBuffer*> buffers;
   buffers.reserve(arguments.size());
   for (const BackendDataPtr& argument : arguments) {
     buffers.push_back(AsPluginData(argument).buffer());
   }
-  std::vector<LtcBuffer*> results(compiled->num_results(), nullptr);
-
-  LtcExecuteArgs args{};
-  args.struct_size = LTC_EXECUTE_ARGS_STRUCT_SIZE;
-  args.executable = compiled->executable();
-  args.device_ordinal = Ordinal(device);
-  args.arguments = buffers.data();
-  args.num_arguments = buffers.size();
-  args.out_results = results.data();
-  args.num_results = results.size();
-  Check(client_->api().execute(client_->get(), &args));
+  std::vector<Buffer> results = client_->Execute(executable, buffers);
 
   std::vector<BackendDataPtr> outputs;
   outputs.reserve(results.size());
-  for (LtcBuffer* result : results) {
-    std::shared_ptr<BufferHandle> owned = Own(result);
-    LtcBufferInfo info{};
-    info.struct_size = LTC_BUFFER_INFO_STRUCT_SIZE;
-    Check(client_->api().buffer_get_info(client_->get(), result, &info));
-    torch::lazy::Shape shape(ToScalarType(info.dtype),
-                             c10::ArrayRef<int64_t>(info.shape, info.ndim));
-    outputs.push_back(std::make_shared<PluginData>(std::move(owned), shape, device, true));
+  for (Buffer& result : results) {
+    const BufferInfo info = client_->Info(result.get());
+    outputs.push_back(std::make_shared<PluginData>(
+        std::make_shared<const Buffer>(std::move(result)),
+        torch::lazy::Shape(ToScalarType(info.dtype), info.shape), device, true));
   }
   return outputs;
 }
@@ -468,8 +508,8 @@ void PluginBackend::SetDefaultDeviceType(int8_t type) {
 int64_t PluginBackend::GetDefaultDeviceOrdinal() const { return default_ordinal_; }
 
 void PluginBackend::SetDefaultDeviceOrdinal(int64_t ordinal) {
-  TORCH_CHECK(ordinal >= 0 && ordinal < device_count_, "lazy device ordinal ",
-              ordinal, " out of range: plugin ", name(), " has ", device_count_,
+  TORCH_CHECK(ordinal >= 0 && ordinal < client_->device_count(), "lazy device ordinal ",
+              ordinal, " out of range: plugin ", name(), " has ", client_->device_count(),
               " device(s)");
   default_ordinal_ = ordinal;
 }
@@ -478,21 +518,19 @@ at::DeviceType PluginBackend::EagerFallbackDeviceType() const { return eager_fal
 
 std::vector<BackendDevice> PluginBackend::GetBackendDevices() const {
   std::vector<BackendDevice> devices;
-  for (int32_t ordinal = 0; ordinal < device_count_; ++ordinal) {
+  for (int32_t ordinal = 0; ordinal < client_->device_count(); ++ordinal) {
     devices.emplace_back(GetDefaultDeviceType(), ordinal);
   }
   return devices;
 }
 
 std::string PluginBackend::CreateMetricReport() const {
-  if (!client_->plugin().HasSlot(offsetof(LtcPluginApi, client_get_stats))) return "";
-  LtcClientStats stats{};
-  stats.struct_size = LTC_CLIENT_STATS_STRUCT_SIZE;
-  Check(client_->api().client_get_stats(client_->get(), &stats));
+  const std::optional<ClientStats> stats = client_->Stats();
+  if (!stats) return "";
   std::ostringstream report;
-  report << "Plugin " << name() << ": live buffers " << stats.live_buffers
-         << ", live executables " << stats.live_executables << ", compiles "
-         << stats.compiles << ", executes " << stats.executes << "\n";
+  report << "Plugin " << name() << ": live buffers " << stats->live_buffers
+         << ", live executables " << stats->live_executables << ", compiles "
+         << stats->compiles << ", executes " << stats->executes << "\n";
   return report.str();
 }
 
@@ -534,12 +572,9 @@ c10::IValue PluginBackend::HostValue(const BackendDataPtr& data) const {
 std::string PluginBackend::GetComputationBackendText(const ComputationPtr computation) const {
   // debug.dump_ir(..., "backend") asks for the text of a freshly lowered,
   // uncompiled graph; the cache holds compiled ones.
-  if (const auto* compiled = dynamic_cast<const PluginComputation*>(computation.get())) {
-    return compiled->graph().toString();
-  }
-  const auto* lowered = dynamic_cast<const torch::lazy::TSComputation*>(computation.get());
-  TORCH_CHECK(lowered != nullptr, "not a TorchScript computation");
-  return lowered->graph()->toString();
+  const auto* graph = dynamic_cast<const GraphComputation*>(computation.get());
+  TORCH_CHECK(graph != nullptr, "not a graph lowered by the plugin backend");
+  return graph->graph()->toString();
 }
 
 }  // namespace ltc::host

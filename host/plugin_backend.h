@@ -4,7 +4,7 @@
 // compile, execute and data transfer go to the plugin.
 #pragma once
 
-#include <ltc/loader.h>
+#include <ltc/plugin_client.h>
 #include <ltc/torch_compat.h>
 
 #include <torch/csrc/lazy/backend/backend_interface.h>
@@ -21,29 +21,14 @@
 
 namespace ltc::host {
 
-// A plugin buffer; destroyed through the plugin when the last owner goes.
-class BufferHandle {
- public:
-  BufferHandle(const PluginClient& client, LtcBuffer* buffer)
-      : client_(client), buffer_(buffer) {}
-  ~BufferHandle() { client_.api().buffer_destroy(client_.get(), buffer_); }
-  BufferHandle(const BufferHandle&) = delete;
-  BufferHandle& operator=(const BufferHandle&) = delete;
-  LtcBuffer* get() const { return buffer_; }
-
- private:
-  const PluginClient& client_;
-  LtcBuffer* buffer_;
-};
-
 // Lazy-core data backed by a plugin buffer. Derives from TSData because
 // LibTorch's TorchScript lowering casts every parameter to TSData (it reads
 // `scalar` to type scalar inputs).
 class PluginData final : public torch::lazy::TSData {
  public:
-  PluginData(std::shared_ptr<BufferHandle> buffer, const torch::lazy::Shape& shape,
+  PluginData(std::shared_ptr<const Buffer> buffer, const torch::lazy::Shape& shape,
              const torch::lazy::BackendDevice& device, bool has_data);
-  PluginData(std::shared_ptr<BufferHandle> buffer, const at::Scalar& scalar,
+  PluginData(std::shared_ptr<const Buffer> buffer, const at::Scalar& scalar,
              const torch::lazy::BackendDevice& device);
 
   void Assign(const torch::lazy::BackendData& data) override;
@@ -51,8 +36,15 @@ class PluginData final : public torch::lazy::TSData {
   LtcBuffer* buffer() const { return buffer_->get(); }
 
  private:
-  std::shared_ptr<BufferHandle> buffer_;
+  std::shared_ptr<const Buffer> buffer_;
   bool has_data_;
+};
+
+// torch.profiler events for what a plugin traces through the host services.
+class ProfilerTracer final : public Tracer {
+ public:
+  void* Begin(const char* name) const override;
+  void End(void* token) const override;
 };
 
 class PluginBackend final : public torch::lazy::BackendImplInterface {
@@ -60,7 +52,7 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
   explicit PluginBackend(std::unique_ptr<PluginClient> client);
 
   const PluginClient& client() const { return *client_; }
-  std::string name() const { return client_->plugin().name(); }
+  const std::string& name() const { return client_->name(); }
 
   void PrepareToExit() const override;
   void SetRngSeed(size_t seed) const override;
@@ -116,11 +108,11 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
   // a number for scalar data, else a tensor.
   c10::IValue HostValue(const torch::lazy::BackendDataPtr& data) const;
 
+  // The plugin's executable for `graph` on device `ordinal`, in the first of
+  // the plugin's graph formats this host can write for it.
+  Executable CompileGraph(torch::jit::Graph& graph, int32_t ordinal) const;
+
  private:
-  void Check(LtcError* error) const { client_->Check(error); }
-  // The plugin's executable for `graph`, serialized as `format`.
-  LtcExecutable* CompileGraph(const char* format, const std::string& graph) const;
-  std::shared_ptr<BufferHandle> Own(LtcBuffer* buffer) const;
   int32_t Ordinal(const torch::lazy::BackendDevice& device) const;
 
   // torch.profiler's callbacks are thread-local, and LTC may execute on its
@@ -135,25 +127,23 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
   // alpha, ...), on every step, and buffers are immutable, so equal scalars
   // share one: a step then makes no plugin calls for its scalars, as the
   // in-tree backend makes no tensors for them.
-  std::shared_ptr<BufferHandle> ScalarBuffer(const LtcScalar& scalar,
-                                             int32_t ordinal) const;
+  std::shared_ptr<const Buffer> ScalarBuffer(DLDataType dtype, int64_t int64_value,
+                                             double double_value, int32_t ordinal) const;
 
   std::unique_ptr<PluginClient> client_;
+  // The graph formats to send, in the plugin's order of preference: those
+  // it reads that this host writes (LTC_GRAPH_FORMAT narrows them to one).
+  std::vector<std::string> formats_;
   mutable std::mutex scalar_mutex_;
-  // Key: dtype and ordinal, then the bits of `i` and `f`. Emptied when it
-  // reaches kMaxScalarBuffers, so scalars that change every step cannot
-  // grow it without bound.
-  mutable std::map<std::array<uint64_t, 3>, std::shared_ptr<BufferHandle>> scalar_buffers_;
+  // Key: dtype and ordinal, then the bits of the int and double values.
+  // Emptied when it reaches kMaxScalarBuffers, so scalars that change every
+  // step cannot grow it without bound.
+  mutable std::map<std::array<uint64_t, 3>, std::shared_ptr<const Buffer>> scalar_buffers_;
   mutable std::mutex profiling_mutex_;
   mutable std::shared_ptr<at::ThreadLocalState> profiling_state_;
   std::shared_ptr<torch::lazy::BackendDeviceType> device_type_;
   at::DeviceType eager_fallback_;
-  int32_t device_count_;
   std::atomic<int64_t> default_ordinal_{0};
-  // Cleared when the plugin answers LTC_GRAPH_FORMAT_TORCHSCRIPT_IR with
-  // LTC_ERROR_UNIMPLEMENTED, or by LTC_GRAPH_FORMAT=torchscript-archive-v1:
-  // every graph goes as an archive from then on.
-  mutable std::atomic<bool> plugin_reads_ir_{true};
 };
 
 // The serialized form of a lowered graph sent to plugins

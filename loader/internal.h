@@ -5,6 +5,7 @@
 #include <spdlog/logger.h>
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -15,7 +16,7 @@ namespace ltc::loader_internal {
 // SPDLOG_LEVEL (e.g. "ltc=debug") is applied once, on first use.
 spdlog::logger& Log();
 
-// "1.1": how versions appear in every message.
+// "2.0": how versions appear in every message.
 inline std::string AbiText(uint32_t major, uint32_t minor) {
   return std::to_string(major) + "." + std::to_string(minor);
 }
@@ -24,6 +25,16 @@ inline std::string AbiText(uint32_t major, uint32_t minor) {
 inline std::string UnsupportedAbi(uint32_t major, uint32_t minor) {
   return "ABI " + AbiText(major, minor) + " not supported by host " +
          AbiText(LTC_PLUGIN_ABI_MAJOR, LTC_PLUGIN_ABI_MINOR);
+}
+
+// An args struct as the host writes it: every field zero (the documented
+// default of nearly every out_ field), struct_size this host's size.
+template <typename Args>
+Args NewArgs(size_t struct_size) {
+  Args args;
+  std::memset(&args, 0, sizeof(args));
+  args.struct_size = struct_size;
+  return args;
 }
 
 // `text` without leading and trailing blanks.

@@ -1,4 +1,5 @@
-// Loading one plugin library and checking the table it returns.
+// Loading one plugin library, checking the table it returns and reading its
+// attributes.
 #include <ltc/loader.h>
 
 #include <algorithm>
@@ -21,61 +22,56 @@ namespace {
 
 namespace fs = std::filesystem;
 using loader_internal::AbiText;
+using loader_internal::NewArgs;
 
 // The smallest struct_size a table of each minor version may have. A table
 // newer than the host must still hold every slot the host knows.
 constexpr size_t kMinimumStructSize[] = {
-    LTC_PLUGIN_API_STRUCT_SIZE_1_0,
-    LTC_PLUGIN_API_STRUCT_SIZE_1_1,
+    LTC_PLUGIN_API_STRUCT_SIZE_2_0,
+#ifdef LTC_PLUGIN_API_STRUCT_SIZE_2_1  // tests/abi_next: the simulated 2.1 header
+    LTC_PLUGIN_API_STRUCT_SIZE_2_1,
+#endif
 };
 static_assert(std::size(kMinimumStructSize) == LTC_PLUGIN_ABI_MINOR + 1,
               "add the struct size of the new minor version");
 
-// A field of the table that must not be NULL when the table covers it; the
-// test reads the field only once its offset is known to be covered.
-struct RequiredField {
+// A slot the table must fill when it covers it (plugin_api.h marks these
+// REQUIRED); the test reads the field only once its offset is known to be
+// covered. OPTIONAL slots may be NULL.
+struct RequiredSlot {
   const char* name;
   size_t offset;
   bool (*is_set)(const LtcPluginApi& api);
 };
 
-#define LTC_REQUIRED_FIELD(field)                      \
-  RequiredField{#field, offsetof(LtcPluginApi, field), \
-                [](const LtcPluginApi& api) { return api.field != nullptr; }}
+#define LTC_REQUIRED_SLOT(slot) \
+  RequiredSlot{#slot, offsetof(LtcPluginApi, slot), [](const LtcPluginApi& api) { return api.slot != nullptr; }}
 
-const RequiredField kRequiredFields[] = {
-    LTC_REQUIRED_FIELD(name),
-    LTC_REQUIRED_FIELD(version),
-    LTC_REQUIRED_FIELD(description),
-    LTC_REQUIRED_FIELD(error_destroy),
-    LTC_REQUIRED_FIELD(error_code),
-    LTC_REQUIRED_FIELD(error_message),
-    LTC_REQUIRED_FIELD(plugin_check_available),
-    LTC_REQUIRED_FIELD(client_create),
-    LTC_REQUIRED_FIELD(client_destroy),
-    LTC_REQUIRED_FIELD(client_device_count),
-    LTC_REQUIRED_FIELD(client_device_kind),
-    LTC_REQUIRED_FIELD(client_eager_fallback_device),
-    LTC_REQUIRED_FIELD(buffer_from_host),
-    LTC_REQUIRED_FIELD(buffer_from_scalar),
-    LTC_REQUIRED_FIELD(buffer_create_placeholder),
-    LTC_REQUIRED_FIELD(buffer_to_host),
-    LTC_REQUIRED_FIELD(buffer_get_info),
-    LTC_REQUIRED_FIELD(buffer_destroy),
-    LTC_REQUIRED_FIELD(compile),
-    LTC_REQUIRED_FIELD(executable_num_parameters),
-    LTC_REQUIRED_FIELD(executable_num_results),
-    LTC_REQUIRED_FIELD(executable_destroy),
-    LTC_REQUIRED_FIELD(execute),
-    LTC_REQUIRED_FIELD(synchronize),
-    LTC_REQUIRED_FIELD(set_rng_seed),
-    LTC_REQUIRED_FIELD(client_get_stats),
+const RequiredSlot kRequiredSlots[] = {
+    LTC_REQUIRED_SLOT(error_destroy),
+    LTC_REQUIRED_SLOT(error_get_code),
+    LTC_REQUIRED_SLOT(error_get_message),
+    LTC_REQUIRED_SLOT(plugin_get_attributes),
+    LTC_REQUIRED_SLOT(client_create),
+    LTC_REQUIRED_SLOT(client_destroy),
+    LTC_REQUIRED_SLOT(client_get_info),
+    LTC_REQUIRED_SLOT(client_get_device_info),
+    LTC_REQUIRED_SLOT(buffer_from_host),
+    LTC_REQUIRED_SLOT(buffer_from_scalar),
+    LTC_REQUIRED_SLOT(buffer_create_placeholder),
+    LTC_REQUIRED_SLOT(buffer_to_host),
+    LTC_REQUIRED_SLOT(buffer_get_info),
+    LTC_REQUIRED_SLOT(buffer_destroy),
+    LTC_REQUIRED_SLOT(client_compile),
+    LTC_REQUIRED_SLOT(executable_get_info),
+    LTC_REQUIRED_SLOT(executable_execute),
+    LTC_REQUIRED_SLOT(executable_destroy),
 };
 
-#undef LTC_REQUIRED_FIELD
+#undef LTC_REQUIRED_SLOT
 
-bool Covers(size_t struct_size, size_t field_offset) {
-  return field_offset + sizeof(void*) <= struct_size;
+bool Covers(size_t struct_size, size_t slot_offset) {
+  return slot_offset + sizeof(void*) <= struct_size;
 }
 
 [[noreturn]] void Reject(const std::string& reason) { throw LoaderError(reason); }
@@ -115,9 +111,9 @@ void CheckTable(const LtcPluginApi& api) {
     Reject("malformed table: struct_size is " + std::to_string(api.struct_size) + " but ABI " +
            AbiText(api.abi_major, api.abi_minor) + " needs at least " + std::to_string(required));
   }
-  for (const RequiredField& field : kRequiredFields) {
-    if (Covers(api.struct_size, field.offset) && !field.is_set(api)) {
-      Reject(std::string("malformed table: ") + field.name + " is NULL");
+  for (const RequiredSlot& slot : kRequiredSlots) {
+    if (Covers(api.struct_size, slot.offset) && !slot.is_set(api)) {
+      Reject(std::string("malformed table: ") + slot.name + " is NULL");
     }
   }
 }
@@ -139,11 +135,50 @@ const LtcPluginApi& Negotiate(const boost::dll::shared_library& library) {
   return *api;
 }
 
-// Converts a plugin's error object into an exception value, destroying it.
-PluginError TakeError(const LtcPluginApi& api, LtcError* error) {
-  const std::unique_ptr<LtcError, void (*)(LtcError*)> owned(error, api.error_destroy);
-  const char* message = api.error_message(error);
-  return PluginError(api.error_code(error), message != nullptr ? message : "");
+// The error's code and message, and the error destroyed.
+std::pair<LtcErrorCode, std::string> TakeError(const LtcPluginApi& api, LtcError* error) {
+  auto code = NewArgs<LtcErrorGetCodeArgs>(LTC_ERROR_GET_CODE_ARGS_STRUCT_SIZE);
+  code.error = error;
+  code.out_code = LTC_ERROR_UNKNOWN;
+  api.error_get_code(&code);
+  auto message = NewArgs<LtcErrorGetMessageArgs>(LTC_ERROR_GET_MESSAGE_ARGS_STRUCT_SIZE);
+  message.error = error;
+  api.error_get_message(&message);
+  std::string text = message.out_message != nullptr
+                         ? std::string(message.out_message, message.out_message_size)
+                         : std::string();
+  auto destroy = NewArgs<LtcErrorDestroyArgs>(LTC_ERROR_DESTROY_ARGS_STRUCT_SIZE);
+  destroy.error = error;
+  api.error_destroy(&destroy);
+  return {code.out_code, std::move(text)};
+}
+
+std::string Required(const char* value, const char* what) {
+  if (value == nullptr) Reject(std::string("malformed attributes: ") + what + " is NULL");
+  return value;
+}
+
+PluginAttributes ReadAttributes(const LtcPluginApi& api) {
+  auto args = NewArgs<LtcPluginGetAttributesArgs>(LTC_PLUGIN_GET_ATTRIBUTES_ARGS_STRUCT_SIZE);
+  if (LtcError* error = api.plugin_get_attributes(&args)) {
+    const auto [code, message] = TakeError(api, error);
+    Reject("malformed attributes: plugin_get_attributes failed: " + ErrorCodeName(code) + ": " +
+           message);
+  }
+  PluginAttributes attributes;
+  attributes.name = Required(args.out_name, "name");
+  attributes.version = Required(args.out_version, "version");
+  attributes.description = Required(args.out_description, "description");
+  attributes.vendor = Required(args.out_vendor, "vendor");
+  if (args.out_build != nullptr) attributes.build = args.out_build;
+  if (args.out_libtorch_version != nullptr) attributes.libtorch_version = args.out_libtorch_version;
+  if (args.out_num_graph_formats == 0 || args.out_graph_formats == nullptr) {
+    Reject("malformed attributes: no graph formats");
+  }
+  for (size_t i = 0; i < args.out_num_graph_formats; ++i) {
+    attributes.graph_formats.push_back(Required(args.out_graph_formats[i], "a graph format"));
+  }
+  return attributes;
 }
 
 }  // namespace
@@ -155,42 +190,39 @@ std::shared_ptr<Plugin> Plugin::Load(const fs::path& library) {
 }
 
 Plugin::Plugin(std::unique_ptr<Library> library, const LtcPluginApi* api, fs::path path)
-    : library_(std::move(library)), api_(api), path_(std::move(path)) {}
+    : library_(std::move(library)), api_(api), path_(std::move(path)),
+      attributes_(ReadAttributes(*api)) {}
 
 Plugin::~Plugin() = default;
 
 std::string Plugin::abi() const { return AbiText(api_->abi_major, api_->abi_minor); }
 
-bool Plugin::HasSlot(size_t slot_offset) const { return Covers(api_->struct_size, slot_offset); }
+uint32_t Plugin::agreed_minor() const {
+  return std::min<uint32_t>(api_->abi_minor, LTC_PLUGIN_ABI_MINOR);
+}
 
-void Plugin::Check(LtcError* error) const {
-  if (error != nullptr) throw TakeError(*api_, error);
+bool Plugin::HasSlot(size_t slot_offset) const {
+  if (!Covers(api_->struct_size, slot_offset)) return false;
+  void* slot = nullptr;
+  std::memcpy(&slot, reinterpret_cast<const char*>(api_) + slot_offset, sizeof(slot));
+  return slot != nullptr;
+}
+
+void Plugin::Check(const char* call, LtcError* error) const {
+  if (error == nullptr) return;
+  auto [code, message] = TakeError(*api_, error);
+  throw PluginError(name(), call, code, std::move(message));
 }
 
 std::string Plugin::UnavailableReason() const {
-  LtcError* error = api_->plugin_check_available();
+  if (!HasSlot(offsetof(LtcPluginApi, plugin_check_available))) return {};
+  auto args = NewArgs<LtcPluginCheckAvailableArgs>(LTC_PLUGIN_CHECK_AVAILABLE_ARGS_STRUCT_SIZE);
+  LtcError* error = api_->plugin_check_available(&args);
   if (error == nullptr) return {};
-  const PluginError unavailable = TakeError(*api_, error);
+  const auto [code, message] = TakeError(*api_, error);
   // An empty reason would read as "available".
-  if (*unavailable.what() == '\0') {
-    return "no reason given (error code " + std::to_string(unavailable.code()) + ")";
-  }
-  return unavailable.what();
-}
-
-PluginClient::PluginClient(std::shared_ptr<Plugin> plugin) : plugin_(std::move(plugin)) {
-  const std::string name = plugin_->name();
-  LtcClientCreateArgs args{};
-  args.struct_size = LTC_CLIENT_CREATE_ARGS_STRUCT_SIZE;
-  args.plugin_name = name.c_str();
-  Check(api().client_create(&args, &client_));
-  if (client_ == nullptr) {
-    throw PluginError(LTC_ERROR_INTERNAL, "client_create succeeded but returned no client");
-  }
-}
-
-PluginClient::~PluginClient() {
-  if (client_ != nullptr) api().client_destroy(client_);
+  if (message.empty()) return "no reason given (" + ErrorCodeName(code) + ")";
+  return message;
 }
 
 }  // namespace ltc

@@ -18,8 +18,6 @@ using loader_internal::AbiText;
 using loader_internal::Log;
 
 constexpr const char* kPathVariable = "LTC_PLUGIN_PATH";
-constexpr const char* kBackendVariable = "LTC_BACKEND";
-constexpr const char* kDefaultBackend = "ts_cpu";
 constexpr const char* kManifestExtension = ".ltcplugin";
 
 std::vector<std::string> SplitNonEmpty(std::string_view text, char separator) {
@@ -120,7 +118,14 @@ std::shared_ptr<Plugin> LoadManifestPlugin(const ManifestFile& file) {
   if (manifest.abi_major != LTC_PLUGIN_ABI_MAJOR) {
     throw LoaderError(loader_internal::UnsupportedAbi(manifest.abi_major, manifest.abi_minor));
   }
-  return Plugin::Load(manifest.library);
+  std::shared_ptr<Plugin> plugin = Plugin::Load(manifest.library);
+  // Users select by the manifest's name; a plugin answering to another
+  // would make init("fast") report a backend nobody asked for.
+  if (plugin->name() != manifest.name) {
+    throw LoaderError("manifest name '" + manifest.name + "' does not match the plugin's name '" +
+                      plugin->name() + "'");
+  }
+  return plugin;
 }
 
 PluginListing Inspect(const ManifestFile& file) {
@@ -134,8 +139,9 @@ PluginListing Inspect(const ManifestFile& file) {
   }
   try {
     const std::shared_ptr<Plugin> plugin = LoadManifestPlugin(file);
-    listing.version = plugin->api().version;
+    listing.version = plugin->attributes().version;
     listing.abi = plugin->abi();
+    listing.attributes = plugin->attributes();
     listing.reason = plugin->UnavailableReason();
   } catch (const LoaderError& error) {
     listing.reason = error.what();
@@ -171,18 +177,21 @@ std::vector<Candidate> CandidatesFor(const std::string& entry,
 
 // Loads, checks and initialises a candidate. Throws LoaderError with the
 // reason it cannot serve.
-std::unique_ptr<PluginClient> Initialise(const Candidate& candidate) {
+std::unique_ptr<PluginClient> Initialise(const Candidate& candidate, const ClientConfig& config) {
   std::shared_ptr<Plugin> plugin = candidate.manifest != nullptr
                                        ? LoadManifestPlugin(*candidate.manifest)
                                        : Plugin::Load(candidate.library);
   Log().debug("{}: plugin {} {}, ABI {}", plugin->path().string(), plugin->name(),
-              plugin->api().version, plugin->abi());
+              plugin->attributes().version, plugin->abi());
   const std::string unavailable = plugin->UnavailableReason();
   if (!unavailable.empty()) throw LoaderError("unavailable: " + unavailable);
+  ClientConfig own{OptionsFor(config.options, plugin->name()), config.tracer};
+  Log().debug("{}: creating a client with {}", plugin->name(), DescribeOptions(own.options));
   try {
-    return std::make_unique<PluginClient>(std::move(plugin));
+    return std::make_unique<PluginClient>(std::move(plugin), std::move(own));
   } catch (const PluginError& error) {
-    throw LoaderError(std::string("init failed: ") + error.what());
+    // The loader's message already names the candidate.
+    throw LoaderError("init failed: " + error.message());
   }
 }
 
@@ -191,7 +200,7 @@ void ReportChoice(const Plugin& plugin, const std::vector<std::string>& rejectio
     Log().warn("LTC backend {} is used because the ones before it failed: {}", plugin.name(),
                Join(rejections, "; "));
   }
-  Log().info("LTC backend {} {} from {}", plugin.name(), plugin.api().version,
+  Log().info("LTC backend {} {} from {}", plugin.name(), plugin.attributes().version,
              plugin.path().string());
 }
 
@@ -230,21 +239,13 @@ std::vector<PluginListing> ListPlugins(const std::vector<SearchDirectory>& direc
   return listings;
 }
 
-std::string ResolveBackendRequest(const std::string& request) {
-  if (!request.empty()) return request;
-  const char* variable = std::getenv(kBackendVariable);
-  return variable != nullptr && *variable != '\0' ? variable : kDefaultBackend;
-}
-
-std::unique_ptr<PluginClient> SelectBackend(const std::string& request,
-                                            const std::vector<SearchDirectory>& directories) {
-  const std::string resolved = ResolveBackendRequest(request);
-  Log().debug("choosing an LTC backend for \"{}\"", resolved);
+std::unique_ptr<PluginClient> SelectBackend(const BackendRequest& request,
+                                            const std::vector<SearchDirectory>& directories,
+                                            const ClientConfig& config) {
+  Log().debug("choosing an LTC backend for \"{}\"", request.text);
   const std::vector<ManifestFile> files = ScanDirectories(directories);
   std::vector<std::string> rejections;  // "<label>: <reason>", in the order tried
-  for (const std::string& piece : SplitNonEmpty(resolved, ',')) {
-    const std::string entry = loader_internal::Trim(piece);
-    if (entry.empty()) continue;
+  for (const std::string& entry : request.entries) {
     const std::vector<Candidate> candidates = CandidatesFor(entry, files);
     if (candidates.empty()) {
       Log().debug("{}: not found", entry);
@@ -253,7 +254,7 @@ std::unique_ptr<PluginClient> SelectBackend(const std::string& request,
     for (const Candidate& candidate : candidates) {
       const std::string label = candidate.Label(entry);
       try {
-        std::unique_ptr<PluginClient> client = Initialise(candidate);
+        std::unique_ptr<PluginClient> client = Initialise(candidate, config);
         Log().debug("{}: chosen", label);
         ReportChoice(client->plugin(), rejections);
         return client;
@@ -263,7 +264,13 @@ std::unique_ptr<PluginClient> SelectBackend(const std::string& request,
       }
     }
   }
-  throw LoaderError(NothingLoaded(resolved, directories, rejections));
+  throw LoaderError(NothingLoaded(request.text, directories, rejections));
+}
+
+std::unique_ptr<PluginClient> SelectBackend(const std::string& request,
+                                            const std::vector<SearchDirectory>& directories,
+                                            const ClientConfig& config) {
+  return SelectBackend(BackendRequest::Resolve(request), directories, config);
 }
 
 }  // namespace ltc

@@ -17,6 +17,7 @@ TEST(HostCppApi, InitRunsLazyTensorsThroughThePlugin) {
   ASSERT_EQ(ltc::init(), "ts_cpu");
   EXPECT_EQ(ltc::backend(), "ts_cpu");
   EXPECT_EQ(ltc::init("ts_cpu"), "ts_cpu") << "asking again for the same plugin";
+  EXPECT_EQ(ltc::init(" ts_cuda, ts_cpu "), "ts_cpu") << "a list that names it";
 
   const torch::Tensor a = torch::randn({4, 3});
   const torch::Tensor b = torch::randn({3, 5});
@@ -33,6 +34,17 @@ TEST(HostCppApi, AnotherBackendInTheSameProcessIsRefused) {
     FAIL() << "a second backend was accepted";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("already in use"), std::string::npos) << e.what();
+  }
+}
+
+TEST(HostCppApi, OtherOptionsForTheBackendInUseAreRefused) {
+  ASSERT_EQ(ltc::init(), "ts_cpu");
+  try {
+    ltc::init("ts_cpu", {{"pool_mb", int64_t{7}}});
+    FAIL() << "other options were accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("already in use with no options"), std::string::npos)
+        << e.what();
   }
 }
 

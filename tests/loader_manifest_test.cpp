@@ -120,12 +120,14 @@ TEST(Manifest, MalformedManifestReasonReachesTheUser) {
 // A manifest that declares another major is refused without loading its
 // library (here: one that does not even exist).
 TEST(Manifest, OtherMajorIsRefusedUnloaded) {
-  TempDir dir;
-  dir.Write("next.ltcplugin", "name = next\nlibrary = libltc_next.so\nabi = 2.0\n");
-  const std::vector<PluginListing> listings = ListPlugins({{dir.path(), "LTC_PLUGIN_PATH"}});
-  ASSERT_EQ(listings.size(), 1u);
-  EXPECT_EQ(listings[0].abi, "2.0");
-  EXPECT_EQ(listings[0].reason, "ABI 2.0 not supported by host " + HostAbi());
+  for (const std::string abi : {"1.1", "3.0"}) {
+    TempDir dir;
+    dir.Write("next.ltcplugin", "name = next\nlibrary = libltc_next.so\nabi = " + abi + "\n");
+    const std::vector<PluginListing> listings = ListPlugins({{dir.path(), "LTC_PLUGIN_PATH"}});
+    ASSERT_EQ(listings.size(), 1u);
+    EXPECT_EQ(listings[0].abi, abi);
+    EXPECT_EQ(listings[0].reason, "ABI " + abi + " not supported by host " + HostAbi());
+  }
 }
 
 }  // namespace

@@ -17,47 +17,12 @@ using loader_test::CaseDir;
 using loader_test::CaseDirs;
 using loader_test::CaseLibrary;
 using loader_test::HostAbi;
+using loader_test::LogCapture;
 using loader_test::ScopedEnv;
 using loader_test::SelectError;
 using loader_test::TempDir;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-// Everything the loader logs on "ltc" while it lives, at debug level, one
-// "<level> <message>" line per record.
-class LogCapture {
- public:
-  LogCapture() : logger_(LoaderLogger()), old_level_(logger_->level()) {
-    sink_->set_pattern("%l %v");
-    logger_->sinks().push_back(sink_);
-    logger_->set_level(spdlog::level::debug);
-  }
-  ~LogCapture() {
-    logger_->sinks().pop_back();
-    logger_->set_level(old_level_);
-  }
-  LogCapture(const LogCapture&) = delete;
-  LogCapture& operator=(const LogCapture&) = delete;
-
-  std::string text() const { return stream_.str(); }
-
- private:
-  // The loader logs to an existing "ltc" logger, so the test can attach to
-  // it whether or not the loader has logged yet.
-  static std::shared_ptr<spdlog::logger> LoaderLogger() {
-    if (auto logger = spdlog::get("ltc")) return logger;
-    return spdlog::stderr_color_mt("ltc");
-  }
-
-  // The loader applies SPDLOG_LEVEL when it first logs; a user's setting
-  // must not override the level set here.
-  ScopedEnv no_env_levels_{"SPDLOG_LEVEL", std::nullopt};
-  std::ostringstream stream_;
-  std::shared_ptr<spdlog::logger> logger_;
-  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_ =
-      std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
-  spdlog::level::level_enum old_level_;
-};
 
 // An anchor whose ltc-plugins directory does not exist, for tests that
 // search LTC_PLUGIN_PATH alone.
@@ -89,18 +54,82 @@ TEST(PluginSearchPath, AnchorAloneWithoutVariable) {
   EXPECT_EQ(directories[0].path, "/anchor/ltc-plugins");
 }
 
-TEST(ResolveBackendRequest, EmptyMeansLtcBackendThenTsCpu) {
+TEST(BackendRequest, EmptyMeansLtcBackendThenTsCpu) {
   {
     ScopedEnv backend("LTC_BACKEND", "good,ts_cpu");
-    EXPECT_EQ(ResolveBackendRequest(""), "good,ts_cpu");
-    EXPECT_EQ(ResolveBackendRequest("mine"), "mine");
+    EXPECT_EQ(BackendRequest::Resolve("").text, "good,ts_cpu");
+    EXPECT_EQ(BackendRequest::Resolve("mine").text, "mine");
   }
   {
     ScopedEnv backend("LTC_BACKEND", "");
-    EXPECT_EQ(ResolveBackendRequest(""), "ts_cpu");
+    EXPECT_EQ(BackendRequest::Resolve("").text, "ts_cpu");
   }
   ScopedEnv backend("LTC_BACKEND", std::nullopt);
-  EXPECT_EQ(ResolveBackendRequest(""), "ts_cpu");
+  EXPECT_EQ(BackendRequest::Resolve("").text, "ts_cpu");
+}
+
+TEST(BackendRequest, EntriesAreTrimmedAndEmptyOnesDropped) {
+  EXPECT_EQ(BackendRequest::Resolve(" ts_cuda, ts_cpu ,,").entries,
+            (std::vector<std::string>{"ts_cuda", "ts_cpu"}));
+}
+
+// The host asks the same question of the request it is given again.
+TEST(BackendRequest, NamesAPluginByNameOrByPath) {
+  const auto plugin = Plugin::Load(CaseLibrary("good"));
+  EXPECT_TRUE(BackendRequest::Resolve("ts_cuda, good").Names(*plugin));
+  EXPECT_TRUE(BackendRequest::Resolve(CaseLibrary("good").string()).Names(*plugin));
+  EXPECT_FALSE(BackendRequest::Resolve("ts_cuda").Names(*plugin));
+  EXPECT_FALSE(BackendRequest::Resolve("goo,goods").Names(*plugin));
+}
+
+TEST(Options, ParsedWithTheirTypes) {
+  const ClientOptions options =
+      ParseOptions("flag=true, off=false,count=12, scale=0.5,big=1e3,name=ts 2,neg=-3");
+  EXPECT_EQ(options.at("flag"), OptionValue(true));
+  EXPECT_EQ(options.at("off"), OptionValue(false));
+  EXPECT_EQ(options.at("count"), OptionValue(int64_t{12}));
+  EXPECT_EQ(options.at("scale"), OptionValue(0.5));
+  EXPECT_EQ(options.at("big"), OptionValue(1000.0));
+  EXPECT_EQ(options.at("name"), OptionValue(std::string("ts 2")));
+  EXPECT_EQ(options.at("neg"), OptionValue(int64_t{-3}));
+}
+
+TEST(Options, MalformedEntriesAreNamed) {
+  EXPECT_THROW(ParseOptions("flag"), std::invalid_argument);
+  EXPECT_THROW(ParseOptions("=1"), std::invalid_argument);
+  try {
+    ParseOptions("a=1,a=2");
+    ADD_FAILURE() << "a repeated option was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "option 'a' is given twice");
+  }
+}
+
+TEST(Options, GivenOnesOverrideTheVariable) {
+  ScopedEnv variable("LTC_PLUGIN_OPTIONS", "pool_mb=64,optimize=false");
+  const ClientOptions options = ResolveOptions({{"pool_mb", int64_t{128}}});
+  EXPECT_EQ(options.at("pool_mb"), OptionValue(int64_t{128}));
+  EXPECT_EQ(options.at("optimize"), OptionValue(false));
+}
+
+TEST(Options, AMalformedVariableIsNamed) {
+  ScopedEnv variable("LTC_PLUGIN_OPTIONS", "pool_mb");
+  try {
+    ResolveOptions({});
+    ADD_FAILURE() << "a malformed LTC_PLUGIN_OPTIONS was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "LTC_PLUGIN_OPTIONS: option 'pool_mb' is not name=value");
+  }
+}
+
+TEST(Options, ScopedToOnePlugin) {
+  const ClientOptions all{{"pool_mb", int64_t{1}},
+                          {"ts_cpu.pool_mb", int64_t{2}},
+                          {"ts_cuda.streams", int64_t{3}}};
+  EXPECT_EQ(OptionsFor(all, "ts_cpu"), (ClientOptions{{"pool_mb", int64_t{2}}}));
+  EXPECT_EQ(OptionsFor(all, "ts_cuda"),
+            (ClientOptions{{"pool_mb", int64_t{1}}, {"streams", int64_t{3}}}));
+  EXPECT_EQ(OptionsFor(all, "ts"), (ClientOptions{{"pool_mb", int64_t{1}}}));
 }
 
 TEST(SelectBackend, EmptyRequestUsesLtcBackend) {
@@ -145,7 +174,7 @@ TEST(SelectBackend, DebugLogShowsEveryStep) {
               HasSubstr("debug searching " + CaseDir("good").string() + " (LTC_PLUGIN_PATH)\n"));
   EXPECT_THAT(log.text(),
               HasSubstr("debug manifest " + (CaseDir("good") / "good.ltcplugin").string() +
-                        ": name good, ABI 1.1, library " + good + "\n"));
+                        ": name good, ABI " + HostAbi() + ", library " + good + "\n"));
   EXPECT_THAT(log.text(), HasSubstr("debug " + init_fails + ": plugin init_fails 0.0.1-test, ABI " +
                                     HostAbi() + "\n"));
   EXPECT_THAT(log.text(), HasSubstr("debug init_fails: " + init_fails +

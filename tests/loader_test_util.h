@@ -4,12 +4,16 @@
 
 #include <gtest/gtest.h>
 #include <ltc/loader.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -38,7 +42,7 @@ inline std::vector<SearchDirectory> CaseDirs(std::initializer_list<std::string> 
   return directories;
 }
 
-// "1.1": the host's ABI as messages write it.
+// "2.0": the host's ABI as messages write it.
 inline std::string HostAbi() {
   return std::to_string(LTC_PLUGIN_ABI_MAJOR) + "." + std::to_string(LTC_PLUGIN_ABI_MINOR);
 }
@@ -108,6 +112,42 @@ class TempDir {
 
  private:
   std::filesystem::path path_;
+};
+
+// Everything the loader logs on "ltc" while it lives, at debug level, one
+// "<level> <message>" line per record.
+class LogCapture {
+ public:
+  LogCapture() : logger_(LoaderLogger()), old_level_(logger_->level()) {
+    sink_->set_pattern("%l %v");
+    logger_->sinks().push_back(sink_);
+    logger_->set_level(spdlog::level::debug);
+  }
+  ~LogCapture() {
+    logger_->sinks().pop_back();
+    logger_->set_level(old_level_);
+  }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+
+  std::string text() const { return stream_.str(); }
+
+ private:
+  // The loader logs to an existing "ltc" logger, so the test can attach to
+  // it whether or not the loader has logged yet.
+  static std::shared_ptr<spdlog::logger> LoaderLogger() {
+    if (auto logger = spdlog::get("ltc")) return logger;
+    return spdlog::stderr_color_mt("ltc");
+  }
+
+  // The loader applies SPDLOG_LEVEL when it first logs; a user's setting
+  // must not override the level set here.
+  ScopedEnv no_env_levels_{"SPDLOG_LEVEL", std::nullopt};
+  std::ostringstream stream_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_ =
+      std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
+  spdlog::level::level_enum old_level_;
 };
 
 }  // namespace ltc::loader_test

@@ -68,9 +68,14 @@ int List() {
     std::cout << "no plugins found\n";
     return 0;
   }
-  std::vector<Row> rows{{"NAME", "VERSION", "ABI", "PATH", "STATUS"}};
+  std::vector<Row> rows{{"NAME", "VERSION", "ABI", "GRAPH FORMATS", "PATH", "STATUS"}};
   for (const ltc::PluginListing& listing : listings) {
-    rows.push_back({listing.name, listing.version, listing.abi, listing.path.string(),
+    std::string formats;
+    for (const std::string& format : listing.attributes.graph_formats) {
+      formats += (formats.empty() ? "" : ",") + format;
+    }
+    rows.push_back({listing.name, listing.version, listing.abi, formats.empty() ? "-" : formats,
+                    listing.path.string(),
                     listing.available ? "available" : "unavailable: " + listing.reason});
   }
   PrintTable(rows);

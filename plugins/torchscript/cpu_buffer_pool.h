@@ -48,6 +48,8 @@ class CpuBufferPool final : public compat::AllocatorBase {
 
   // Bytes held for reuse (not in any tensor).
   size_t cached_bytes() const;
+  // The most bytes it holds for reuse, as the first Install set it.
+  size_t capacity_bytes() const { return capacity_; }
 
   c10::DeleterFnPtr raw_deleter() const override { return &RawDelete; }
 

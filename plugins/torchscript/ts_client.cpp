@@ -13,8 +13,15 @@
 #include <torch/csrc/jit/serialization/import.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 
+#include <c10/core/DeviceGuard.h>
+
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <limits>
 #include <optional>
 #include <sstream>
 
@@ -60,21 +67,10 @@ at::Scalar TsBuffer::scalar() const {
   return tensor_.item();
 }
 
-TsExecutable::TsExecutable(std::shared_ptr<torch::jit::Graph> graph, bool optimize)
+TsExecutable::TsExecutable(std::shared_ptr<torch::jit::Graph> graph)
     : graph_(std::move(graph)), num_results_(graph_->outputs().size()) {
   for (const torch::jit::Value* input : graph_->inputs()) {
     scalar_parameter_.push_back(IsScalarType(input->type()));
-  }
-  if (optimize) {
-    // Views first: a copy of a copy that feeds a product is then two views,
-    // where the other order leaves the inner copy.
-    ReplaceViewCopiesWithViews(*graph_);
-    ElideTransposeCopies(*graph_);
-    FoldZeroAdd(*graph_);
-    ZeroWithoutCopying(*graph_);
-    UpdateScratchValuesInPlace(*graph_);
-    torch::jit::EliminateDeadCode(graph_);
-    GRAPH_DUMP("after the plugin's rewrites:", graph_);
   }
   executor_ = std::make_unique<torch::jit::GraphExecutor>(graph_, "");
 }
@@ -162,36 +158,93 @@ std::shared_ptr<torch::jit::Graph> ReadTorchScriptIr(const void* data, size_t si
 
 namespace {
 
-// LTC_TS_CPU_POOL_MB, else 1 GiB; 0 keeps no blocks.
-size_t PoolCapacity() {
-  const char* setting = std::getenv("LTC_TS_CPU_POOL_MB");
-  if (setting == nullptr || *setting == '\0') return size_t{1} << 30;
-  char* end = nullptr;
-  const unsigned long long mib = std::strtoull(setting, &end, 10);
-  if (*end != '\0') {
+// The plugin's own rewrites (graph_rewrites.h).
+void RewriteGraph(std::shared_ptr<torch::jit::Graph>& graph) {
+  // Views first: a copy of a copy that feeds a product is then two views,
+  // where the other order leaves the inner copy.
+  ReplaceViewCopiesWithViews(*graph);
+  ElideTransposeCopies(*graph);
+  FoldZeroAdd(*graph);
+  ZeroWithoutCopying(*graph);
+  UpdateScratchValuesInPlace(*graph);
+  torch::jit::EliminateDeadCode(graph);
+  GRAPH_DUMP("after the plugin's rewrites:", graph);
+}
+
+// The default of the optimize option: off only with LTC_TS_OPTIMIZE=0.
+bool OptimizeByDefault() {
+  const char* setting = std::getenv("LTC_TS_OPTIMIZE");
+  return setting == nullptr || std::strcmp(setting, "0") != 0;
+}
+
+// `mib` in bytes; `what` names where the value came from.
+size_t PoolBytes(int64_t mib, const std::string& what) {
+  constexpr int64_t kMaxMib = static_cast<int64_t>(
+      std::min<uint64_t>(std::numeric_limits<size_t>::max() >> 20,
+                         std::numeric_limits<int64_t>::max()));
+  if (mib < 0 || mib > kMaxMib) {
     throw Error(LTC_ERROR_INVALID_ARGUMENT,
-                std::string("LTC_TS_CPU_POOL_MB must be a number of MiB, got '") + setting + "'");
+                what + " must be a number of MiB from 0 to " + std::to_string(kMaxMib) +
+                    ", got " + std::to_string(mib));
   }
   return static_cast<size_t>(mib) << 20;
 }
 
+// The pool's capacity: the pool_mb option, else LTC_TS_CPU_POOL_MB, else
+// 1 GiB; 0 keeps no blocks.
+size_t PoolCapacity(const plugin::Options& options) {
+  if (options.Has(kPoolMbOption.name)) {
+    return PoolBytes(options.Int(kPoolMbOption.name, 0),
+                     std::string("option '") + kPoolMbOption.name + "'");
+  }
+  const char* setting = std::getenv("LTC_TS_CPU_POOL_MB");
+  if (setting == nullptr || *setting == '\0') return size_t{1} << 30;
+  char* end = nullptr;
+  errno = 0;
+  const long long mib = std::strtoll(setting, &end, 10);
+  if (*end != '\0' || errno == ERANGE) {
+    throw Error(LTC_ERROR_INVALID_ARGUMENT,
+                std::string("LTC_TS_CPU_POOL_MB must be a number of MiB, got '") + setting + "'");
+  }
+  return PoolBytes(mib, "LTC_TS_CPU_POOL_MB");
+}
+
 }  // namespace
 
-TsClient::TsClient(at::DeviceType device_type, int32_t device_count,
-                   std::string kind)
-    : device_type_(device_type),
+TsClient::TsClient(const plugin::ClientContext& context, at::DeviceType device_type,
+                   int32_t device_count)
+    : host_(context.host),
+      graph_rewrites_event_(context.host.plugin_name() + "::graph_rewrites"),
+      run_graph_event_(context.host.plugin_name() + "::run_graph"),
+      device_type_(device_type),
       device_count_(device_count),
-      kind_(std::move(kind)),
-      optimize_([] {
-        const char* setting = std::getenv("LTC_TS_OPTIMIZE");
-        return setting == nullptr || std::strcmp(setting, "0") != 0;
-      }()) {
-  if (optimize_ && device_type_ == at::kCPU) pool_ = CpuBufferPool::Install(PoolCapacity());
+      optimize_(context.options.Bool(kOptimizeOption.name, OptimizeByDefault())) {
+  if (device_type_ != at::kCPU) return;
+  // Read also where the pool stays off, so that a bad value never goes unseen.
+  const size_t capacity = PoolCapacity(context.options);
+  if (!optimize_) return;
+  pool_ = CpuBufferPool::Install(capacity);
+  if (pool_ == nullptr) {
+    host_.Log(LTC_LOG_INFO, "CPU buffer pool not installed: another CPU allocator "
+                            "of higher priority is installed");
+  } else {
+    host_.Log(LTC_LOG_INFO, "CPU buffer pool installed as the CPU allocator, keeping up to " +
+                                std::to_string(pool_->capacity_bytes() >> 20) +
+                                " MiB of freed blocks");
+  }
 }
 
 at::Device TsClient::DeviceFor(int32_t ordinal) const {
   if (device_type_ == at::kCPU) return at::Device(at::kCPU);
   return at::Device(device_type_, static_cast<c10::DeviceIndex>(ordinal));
+}
+
+plugin::DeviceInfo TsClient::device_info(int32_t) {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGE_SIZE);
+  const uint64_t memory =
+      pages > 0 && page_size > 0 ? static_cast<uint64_t>(pages) * page_size : 0;
+  return {"cpu", "host CPU", memory};
 }
 
 DLDeviceType TsClient::eager_fallback_device() {
@@ -217,15 +270,15 @@ at::Tensor TsClient::CopyToDevice(const at::Tensor& tensor, int32_t device) {
 }
 
 std::unique_ptr<plugin::Buffer> TsClient::buffer_from_scalar(
-    const LtcScalar& scalar, int32_t device) {
+    const plugin::Scalar& scalar, int32_t device) {
   const at::ScalarType type = ToScalarType(scalar.dtype);
   at::Scalar value;
   if (at::isFloatingType(type)) {
-    value = scalar.f;
+    value = scalar.double_value;
   } else if (type == at::kBool) {
-    value = scalar.i != 0;
+    value = scalar.int64_value != 0;
   } else if (at::isIntegralType(type, /*includeBool=*/false)) {
-    value = scalar.i;
+    value = scalar.int64_value;
   } else {
     throw Error(LTC_ERROR_UNIMPLEMENTED,
                 std::string("scalars of type ") + at::toString(type) +
@@ -251,27 +304,45 @@ at::Tensor TsClient::CopyToHost(const at::Tensor& tensor) {
   return tensor.to(at::kCPU);
 }
 
-std::unique_ptr<plugin::Executable> TsClient::compile(const LtcCompileArgs& args) {
-  const std::string format(args.format);
-  const at::Device device = DeviceFor(args.device_ordinal);
+std::unique_ptr<plugin::Executable> TsClient::compile(
+    const plugin::CompileRequest& request) {
+  const at::Device device = DeviceFor(request.device_ordinal);
+  const char* data = request.graph.data();
   std::shared_ptr<torch::jit::Graph> graph;
-  if (format == LTC_GRAPH_FORMAT_TORCHSCRIPT_IR) {
-    graph = ReadTorchScriptIr(args.graph, args.graph_size, device);
-  } else if (format == LTC_GRAPH_FORMAT_TORCHSCRIPT) {
-    graph = ReadTorchScriptArchive(args.graph, args.graph_size, device);
+  if (request.format == LTC_GRAPH_FORMAT_TORCHSCRIPT_IR) {
+    graph = ReadTorchScriptIr(data, request.graph.size(), device);
+  } else if (request.format == LTC_GRAPH_FORMAT_TORCHSCRIPT) {
+    graph = ReadTorchScriptArchive(data, request.graph.size(), device);
   } else {
+    // Only a derived plugin that lists more formats gets here.
     throw Error(LTC_ERROR_UNIMPLEMENTED,
-                "graph format '" + format + "' is not supported; this plugin reads '"
-                LTC_GRAPH_FORMAT_TORCHSCRIPT_IR "' and '" LTC_GRAPH_FORMAT_TORCHSCRIPT "'");
+                "graph format '" + std::string(request.format) + "' is not supported");
   }
-  return std::make_unique<TsExecutable>(std::move(graph), optimize_);
+  if (optimize_) {
+    plugin::Host::Trace trace(host_, graph_rewrites_event_.c_str());
+    RewriteGraph(graph);
+  }
+  if (host_.LogEnabled(LTC_LOG_DEBUG)) {
+    const auto nodes = std::distance(graph->nodes().begin(), graph->nodes().end());
+    host_.Log(LTC_LOG_DEBUG,
+              "compiled a " + std::string(request.format) + " graph, cache key " +
+                  (request.cache_key != nullptr ? request.cache_key : "(none)") +
+                  ", for device " + std::to_string(request.device_ordinal) + ": " +
+                  std::to_string(nodes) +
+                  (optimize_ ? " nodes after rewrites" : " nodes (rewrites off)"));
+  }
+  return std::make_unique<TsExecutable>(std::move(graph));
 }
 
 void TsClient::execute(plugin::Executable& executable, int32_t device,
                        const std::vector<plugin::Buffer*>& arguments,
                        std::vector<std::unique_ptr<plugin::Buffer>>& results) {
+  plugin::Host::Trace trace(host_, run_graph_event_.c_str());
   std::optional<CpuBufferPool::Scope> pooled;
   if (pool_ != nullptr) pooled.emplace();
+  // Kernels that make tensors without naming a device index use this one.
+  std::optional<c10::DeviceGuard> on_device;
+  if (device_type_ != at::kCPU) on_device.emplace(DeviceFor(device));
   std::vector<at::Tensor> outputs =
       static_cast<TsExecutable&>(executable).Run(arguments);
   for (size_t i = 0; i < outputs.size(); ++i) {

@@ -10,13 +10,31 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
+#include <torch/version.h>
 
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#define LTC_TS_STRINGIFY_(x) #x
+#define LTC_TS_STRINGIFY(x) LTC_TS_STRINGIFY_(x)
+
 namespace ltc::torchscript {
+
+// What the TorchScript plugins' descriptors share.
+inline constexpr char kVendor[] = "ltc-plugins";
+// The LibTorch these headers belong to, "MAJOR.MINOR".
+inline constexpr char kLibtorchVersion[] =
+    LTC_TS_STRINGIFY(TORCH_VERSION_MAJOR) "." LTC_TS_STRINGIFY(TORCH_VERSION_MINOR);
+// The client options TsClient reads. pool_mb applies to the CPU only.
+inline constexpr plugin::OptionSpec kOptimizeOption{
+    "optimize", LTC_VALUE_BOOL,
+    "the graph rewrites, and on the CPU the buffer pool; default: on unless LTC_TS_OPTIMIZE=0"};
+inline constexpr plugin::OptionSpec kPoolMbOption{
+    "pool_mb", LTC_VALUE_INT64,
+    "MiB of freed blocks the CPU buffer pool keeps, 0 for none; default: "
+    "LTC_TS_CPU_POOL_MB, else 1024"};
 
 // Data on the device, a scalar argument, or a placeholder with no data.
 class TsBuffer final : public plugin::Buffer {
@@ -44,8 +62,7 @@ class TsBuffer final : public plugin::Buffer {
 
 class TsExecutable final : public plugin::Executable {
  public:
-  // With `optimize`, the graph is rewritten first (graph_rewrites.h).
-  TsExecutable(std::shared_ptr<torch::jit::Graph> graph, bool optimize);
+  explicit TsExecutable(std::shared_ptr<torch::jit::Graph> graph);
 
   size_t num_parameters() const override { return scalar_parameter_.size(); }
   size_t num_results() const override { return num_results_; }
@@ -73,22 +90,28 @@ std::shared_ptr<torch::jit::Graph> ReadTorchScriptIr(const void* data, size_t si
 // ts_cpu uses it as is; ts_cuda derives from it for its own transfers.
 class TsClient : public plugin::Client {
  public:
-  // `kind` is the device kind reported to the host ("cpu", "cuda").
-  TsClient(at::DeviceType device_type, int32_t device_count, std::string kind);
+  // Reads kOptimizeOption and, on the CPU, kPoolMbOption from
+  // context.options, defaulting to the environment; throws
+  // Error(LTC_ERROR_INVALID_ARGUMENT) naming the option or the variable
+  // whose value is out of range. Logs and traces through context.host.
+  TsClient(const plugin::ClientContext& context, at::DeviceType device_type,
+           int32_t device_count);
 
   int32_t device_count() override { return device_count_; }
-  const char* device_kind() override { return kind_.c_str(); }
+  // The CPU's; clients of other devices override it.
+  plugin::DeviceInfo device_info(int32_t device) override;
   DLDeviceType eager_fallback_device() override;
 
   std::unique_ptr<plugin::Buffer> buffer_from_host(DLManagedTensor* tensor,
                                                    int32_t device) override;
-  std::unique_ptr<plugin::Buffer> buffer_from_scalar(const LtcScalar& scalar,
+  std::unique_ptr<plugin::Buffer> buffer_from_scalar(const plugin::Scalar& scalar,
                                                      int32_t device) override;
   std::unique_ptr<plugin::Buffer> buffer_create_placeholder(
       DLDataType dtype, std::vector<int64_t> shape, int32_t device) override;
   DLManagedTensor* buffer_to_host(plugin::Buffer& buffer) override;
 
-  std::unique_ptr<plugin::Executable> compile(const LtcCompileArgs& args) override;
+  // Reads LTC_GRAPH_FORMAT_TORCHSCRIPT_IR and LTC_GRAPH_FORMAT_TORCHSCRIPT.
+  std::unique_ptr<plugin::Executable> compile(const plugin::CompileRequest& request) override;
   void execute(plugin::Executable& executable, int32_t device,
                const std::vector<plugin::Buffer*>& arguments,
                std::vector<std::unique_ptr<plugin::Buffer>>& results) override;
@@ -105,11 +128,13 @@ class TsClient : public plugin::Client {
   at::Device DeviceFor(int32_t ordinal) const;
 
  private:
+  const plugin::Host& host_;  // lives as long as the client
+  // Trace event names, made once: execute is a hot path.
+  const std::string graph_rewrites_event_;
+  const std::string run_graph_event_;
   at::DeviceType device_type_;
   int32_t device_count_;
-  std::string kind_;
-  // Graph rewrites and the CPU buffer pool; on unless the environment has
-  // LTC_TS_OPTIMIZE=0.
+  // Graph rewrites and the CPU buffer pool.
   bool optimize_;
   // Serves the CPU graphs' large allocations; nullptr where off.
   CpuBufferPool* pool_ = nullptr;

@@ -164,10 +164,16 @@ CudaClient::DeviceState::~DeviceState() {
   cudaStreamDestroy(copy_stream);
 }
 
-CudaClient::CudaClient(int32_t device_count)
-    : TsClient(at::kCUDA, device_count, "cuda"),
+CudaClient::CudaClient(const plugin::ClientContext& context, int32_t device_count)
+    : TsClient(context, at::kCUDA, device_count),
       devices_(static_cast<size_t>(device_count)),
       device_once_(new std::once_flag[static_cast<size_t>(device_count)]) {}
+
+plugin::DeviceInfo CudaClient::device_info(int32_t device) {
+  cudaDeviceProp properties{};
+  CheckCuda(cudaGetDeviceProperties(&properties, device), "cudaGetDeviceProperties");
+  return {"cuda", properties.name, static_cast<uint64_t>(properties.totalGlobalMem)};
+}
 
 CudaClient::~CudaClient() {
   // No DeviceScope: it throws, and a destructor must not.

@@ -71,8 +71,11 @@ class StagingPool {
 
 class CudaClient final : public torchscript::TsClient {
  public:
-  explicit CudaClient(int32_t device_count);
+  CudaClient(const plugin::ClientContext& context, int32_t device_count);
   ~CudaClient() override;
+
+  // The GPU's name and memory, from cudaGetDeviceProperties.
+  plugin::DeviceInfo device_info(int32_t device) override;
 
   // Waits for the device's copy stream and for the calling thread's
   // compute stream on it.

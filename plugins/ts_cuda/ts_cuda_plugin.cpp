@@ -34,16 +34,21 @@ void CheckAvailable() {
   }
 }
 
-std::unique_ptr<ltc::plugin::Client> CreateClient(const LtcClientCreateArgs&) {
+std::unique_ptr<ltc::plugin::Client> CreateClient(const ltc::plugin::ClientContext& context) {
   CheckAvailable();
-  return std::make_unique<ltc::ts_cuda::CudaClient>(
-      at::detail::getCUDAHooks().getNumGPUs());
+  return std::make_unique<ltc::ts_cuda::CudaClient>(context,
+                                                    at::detail::getCUDAHooks().getNumGPUs());
 }
 
 const ltc::plugin::PluginDescriptor kDescriptor = {
     /*name=*/"ts_cuda",
     /*version=*/LTC_PLUGIN_VERSION,
     /*description=*/"TorchScript on CUDA GPUs",
+    /*vendor=*/ltc::torchscript::kVendor,
+    /*build=*/LTC_PLUGIN_BUILD,
+    /*graph_formats=*/{LTC_GRAPH_FORMAT_TORCHSCRIPT_IR, LTC_GRAPH_FORMAT_TORCHSCRIPT},
+    /*libtorch_version=*/ltc::torchscript::kLibtorchVersion,
+    /*options=*/{ltc::torchscript::kOptimizeOption},
     /*check_available=*/CheckAvailable,
     /*create_client=*/CreateClient,
 };

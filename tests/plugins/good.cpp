@@ -3,10 +3,12 @@
 
 namespace ltc::test {
 
-void CheckAvailable() {}
-
-std::unique_ptr<plugin::Client> CreateClient(const LtcClientCreateArgs&) {
-  return std::make_unique<CpuClient>();
-}
+const Behaviour kBehaviour{
+    /*check_available=*/nullptr,
+    /*create_client=*/[](const plugin::ClientContext&) -> std::unique_ptr<plugin::Client> {
+      return std::make_unique<CpuClient>();
+    },
+    /*options=*/{},
+};
 
 }  // namespace ltc::test

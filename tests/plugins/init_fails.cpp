@@ -3,10 +3,12 @@
 
 namespace ltc::test {
 
-void CheckAvailable() {}
-
-std::unique_ptr<plugin::Client> CreateClient(const LtcClientCreateArgs&) {
-  throw plugin::Error(LTC_ERROR_UNAVAILABLE, "frobnicator not connected");
-}
+const Behaviour kBehaviour{
+    /*check_available=*/nullptr,
+    /*create_client=*/[](const plugin::ClientContext&) -> std::unique_ptr<plugin::Client> {
+      throw plugin::Error(LTC_ERROR_UNAVAILABLE, "frobnicator not connected");
+    },
+    /*options=*/{},
+};
 
 }  // namespace ltc::test

@@ -7,12 +7,16 @@ extern "C" int ltc_test_vanished_answer();
 
 namespace ltc::test {
 
-void CheckAvailable() {
-  if (ltc_test_vanished_answer() != 42) throw plugin::Error(LTC_ERROR_INTERNAL, "wrong answer");
-}
-
-std::unique_ptr<plugin::Client> CreateClient(const LtcClientCreateArgs&) {
-  return std::make_unique<CpuClient>();
-}
+const Behaviour kBehaviour{
+    /*check_available=*/[] {
+      if (ltc_test_vanished_answer() != 42) {
+        throw plugin::Error(LTC_ERROR_INTERNAL, "wrong answer");
+      }
+    },
+    /*create_client=*/[](const plugin::ClientContext&) -> std::unique_ptr<plugin::Client> {
+      return std::make_unique<CpuClient>();
+    },
+    /*options=*/{},
+};
 
 }  // namespace ltc::test

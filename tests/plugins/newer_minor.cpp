@@ -1,4 +1,4 @@
-// A plugin of ABI 1.7: its table has slots after the ones this host knows,
+// A plugin of ABI 2.7: its table has slots after the ones this host knows,
 // and a host must never call them.
 #include <cstdlib>
 
@@ -6,14 +6,14 @@
 
 namespace {
 
-LtcError* NeverCalled(LtcClient*) { std::abort(); }
+LtcError* NeverCalled(void*) { std::abort(); }
 
 struct FutureTable {
   LtcPluginApi known;
-  LtcError* (*future_slot)(LtcClient* client);
-  LtcError* (*another_future_slot)(LtcClient* client);
+  LtcError* (*future_slot)(void* args);
+  LtcError* (*another_future_slot)(void* args);
 };
-static_assert(offsetof(FutureTable, future_slot) == LTC_PLUGIN_API_STRUCT_SIZE_1_1,
+static_assert(offsetof(FutureTable, future_slot) == LTC_PLUGIN_API_STRUCT_SIZE_2_0,
               "the future slots must follow the known ones directly");
 
 }  // namespace

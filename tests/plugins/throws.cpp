@@ -14,10 +14,12 @@ class ThrowingClient : public CpuClient {
 
 }  // namespace
 
-void CheckAvailable() {}
-
-std::unique_ptr<plugin::Client> CreateClient(const LtcClientCreateArgs&) {
-  return std::make_unique<ThrowingClient>();
-}
+const Behaviour kBehaviour{
+    /*check_available=*/nullptr,
+    /*create_client=*/[](const plugin::ClientContext&) -> std::unique_ptr<plugin::Client> {
+      return std::make_unique<ThrowingClient>();
+    },
+    /*options=*/{},
+};
 
 }  // namespace ltc::test

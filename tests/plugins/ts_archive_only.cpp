@@ -4,27 +4,19 @@
 
 namespace {
 
-class ArchiveOnlyClient final : public ltc::torchscript::TsClient {
- public:
-  ArchiveOnlyClient() : TsClient(at::kCPU, 1, "cpu") {}
-
-  std::unique_ptr<ltc::plugin::Executable> compile(const LtcCompileArgs& args) override {
-    if (std::string(args.format) != LTC_GRAPH_FORMAT_TORCHSCRIPT) {
-      throw ltc::plugin::Error(LTC_ERROR_UNIMPLEMENTED,
-                               std::string("graph format '") + args.format + "' is not supported");
-    }
-    return TsClient::compile(args);
-  }
-};
-
-std::unique_ptr<ltc::plugin::Client> CreateClient(const LtcClientCreateArgs&) {
-  return std::make_unique<ArchiveOnlyClient>();
+std::unique_ptr<ltc::plugin::Client> CreateClient(const ltc::plugin::ClientContext& context) {
+  return std::make_unique<ltc::torchscript::TsClient>(context, at::kCPU, /*device_count=*/1);
 }
 
 const ltc::plugin::PluginDescriptor kDescriptor = {
     /*name=*/"ts_archive_only",
     /*version=*/LTC_PLUGIN_VERSION,
     /*description=*/"test plugin: ts_cpu reading archives only",
+    /*vendor=*/"ltc-plugins tests",
+    /*build=*/nullptr,
+    /*graph_formats=*/{LTC_GRAPH_FORMAT_TORCHSCRIPT},
+    /*libtorch_version=*/ltc::torchscript::kLibtorchVersion,
+    /*options=*/{ltc::torchscript::kOptimizeOption, ltc::torchscript::kPoolMbOption},
     /*check_available=*/nullptr,
     /*create_client=*/CreateClient,
 };

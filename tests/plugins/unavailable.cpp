@@ -3,11 +3,15 @@
 
 namespace ltc::test {
 
-void CheckAvailable() { throw plugin::Error(LTC_ERROR_UNAVAILABLE, "no test accelerator present"); }
-
-// Never reached: a host creates no client for an unavailable plugin.
-std::unique_ptr<plugin::Client> CreateClient(const LtcClientCreateArgs&) {
-  return std::make_unique<CpuClient>();
-}
+const Behaviour kBehaviour{
+    /*check_available=*/[] {
+      throw plugin::Error(LTC_ERROR_UNAVAILABLE, "no test accelerator present");
+    },
+    // Never reached: a host creates no client for an unavailable plugin.
+    /*create_client=*/[](const plugin::ClientContext&) -> std::unique_ptr<plugin::Client> {
+      return std::make_unique<CpuClient>();
+    },
+    /*options=*/{},
+};
 
 }  // namespace ltc::test

@@ -4,6 +4,11 @@ import shutil
 
 from conftest import PLUGIN_DIR, TEST_PLUGIN_DIR, run_ok, run_python
 
+
+def torch_version():
+    import torch
+    return torch.__version__
+
 INIT = """
 import torch, torch._lazy, ltc_plugins
 name = ltc_plugins.init({request!r})
@@ -64,6 +69,25 @@ def test_nothing_loads_explains_every_candidate(build_dir, tmp_path):
     assert "Segmentation fault" not in error and "core dumped" not in error
 
 
+def test_same_request_twice_returns_the_same_backend(build_dir):
+    values = run_ok("""
+        import ltc_plugins
+        first = ltc_plugins.init("ts_cuda, ts_cpu")
+        again = ltc_plugins.init("ts_cuda, ts_cpu")
+        plain = ltc_plugins.init("ts_cpu")
+        print({"names": [first, again, plain]})
+    """).values()
+    assert values["names"] == ["ts_cpu", "ts_cpu", "ts_cpu"]
+
+
+def test_manifest_naming_another_plugin_is_rejected(build_dir, tmp_path):
+    (tmp_path / "fast.ltcplugin").write_text(
+        f"name = fast\nlibrary = {PLUGIN_DIR / 'libltc_ts_cpu.so'}\nabi = 2.0\n")
+    result = init("fast", env={"LTC_PLUGIN_PATH": str(tmp_path)})
+    assert result.returncode != 0
+    assert "manifest name 'fast' does not match the plugin's name 'ts_cpu'" in result.stderr
+
+
 def test_second_backend_in_one_process_is_refused(build_dir):
     result = run_python("""
         import ltc_plugins
@@ -86,7 +110,10 @@ def test_plugins_lists_without_initialising(build_dir):
     assert values["backend"] == "", "listing must not initialise a backend"
     ts_cpu = [row for row in values["rows"] if row["name"] == "ts_cpu"]
     assert len(ts_cpu) == 1
-    assert ts_cpu[0]["available"] is True and ts_cpu[0]["abi"] == "1.1"
+    assert ts_cpu[0]["available"] is True and ts_cpu[0]["abi"] == "2.0"
+    assert ts_cpu[0]["vendor"] == "ltc-plugins"
+    assert ts_cpu[0]["graph_formats"] == ["torchscript-ir-v1", "torchscript-archive-v1"]
+    assert ts_cpu[0]["libtorch"] == ".".join(torch_version().split(".")[:2])
     assert ts_cpu[0]["path"].endswith("libltc_ts_cpu.so")
 
 

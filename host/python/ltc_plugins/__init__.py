@@ -8,6 +8,8 @@
 Environment:
     LTC_BACKEND       plugin name, absolute path to a plugin's .so, or a
                       comma-separated preference list (default: ts_cpu)
+    LTC_PLUGIN_OPTIONS  client options, "name=value,..." (ts_cpu.pool_mb=512
+                      applies to ts_cpu only); init(options=...) wins
     LTC_PLUGIN_PATH   colon-separated directories searched before the
                       plugins installed next to libltc_host.so
     LTC_HOST_LIBRARY  path of libltc_host.so, to override the one found
@@ -52,15 +54,41 @@ def _load_host() -> None:
         _loaded = True
 
 
-def init(backend: str = None) -> str:
+def _option_lists(options):
+    """The (names, types, values) lists ltc::init_with_options takes."""
+    names, types, values = [], [], []
+    for name, value in (options or {}).items():
+        # bool before int: True is an int too.
+        if isinstance(value, bool):
+            kind, text = "bool", "true" if value else "false"
+        elif isinstance(value, int):
+            kind, text = "int", str(value)
+        elif isinstance(value, float):
+            kind, text = "float", repr(value)
+        elif isinstance(value, str):
+            kind, text = "str", value
+        else:
+            raise TypeError(f"ltc_plugins.init: option {name!r} is a "
+                            f"{type(value).__name__}; options are bool, int, float or str")
+        names.append(str(name))
+        types.append(kind)
+        values.append(text)
+    return names, types, values
+
+
+def init(backend: str = None, options: dict = None) -> str:
     """Loads the backend plugin and makes it the lazy core's backend.
 
     `backend` has LTC_BACKEND's syntax; None or "" means LTC_BACKEND, else
-    "ts_cpu". Returns the name of the plugin in use. Raises RuntimeError
-    naming every directory searched and why each candidate was rejected
-    when no plugin can be loaded."""
+    "ts_cpu". `options` are the plugin's client options by name (bool, int,
+    float or str values), e.g. {"pool_mb": 512}; they override
+    LTC_PLUGIN_OPTIONS, and a plugin refuses options it does not know,
+    naming the ones it does. Returns the name of the plugin in use. Calling
+    it again with the same request and options returns the same name.
+    Raises RuntimeError naming every directory searched and why each
+    candidate was rejected when no plugin can be loaded."""
     _load_host()
-    name = torch.ops.ltc.init(backend or "")
+    name = torch.ops.ltc.init_with_options(backend or "", *_option_lists(options))
     _forward_manual_seed()
     return name
 
@@ -102,13 +130,15 @@ def backend() -> str:
 
 def plugins() -> list:
     """Every plugin the host can find, as `ltc-plugins list` shows them:
-    dicts with name, version, abi, path, available (bool) and reason.
-    Lists without initialising any device."""
+    dicts with name, version, abi, path, available (bool), reason, vendor,
+    graph_formats (list, most preferred first) and libtorch ("" for a
+    plugin that links none). Lists without initialising any device."""
     _load_host()
     rows = []
     for row in torch.ops.ltc.plugins():
         entry = dict(row)
         entry["available"] = entry["available"] == "yes"
+        entry["graph_formats"] = [f for f in entry["graph_formats"].split(",") if f]
         rows.append(entry)
     return rows
 
