@@ -15,7 +15,7 @@
 
 #include <filesystem>
 #include <mutex>
-#include <sstream>
+#include <stdexcept>
 
 namespace ltc {
 namespace {
@@ -132,7 +132,8 @@ int64_t DropUpdateHistoryOp(const std::vector<at::Tensor>& tensors) {
 // ltc_plugins.init's options cross as three parallel lists: names, types
 // ("bool", "int", "float", "str") and values as text, parsed exactly here.
 std::string InitWithOptionsOp(const std::string& backend, const std::vector<std::string>& names,
-                   const std::vector<std::string>& types, const std::vector<std::string>& values) {
+                              const std::vector<std::string>& types,
+                              const std::vector<std::string>& values) {
   TORCH_CHECK(names.size() == types.size() && names.size() == values.size(),
               "ltc::init_with_options: option names, types and values differ in length");
   BackendOptions options;
@@ -140,17 +141,22 @@ std::string InitWithOptionsOp(const std::string& backend, const std::vector<std:
     const std::string& type = types[i];
     const std::string& text = values[i];
     OptionValue value;
-    if (type == "bool") {
-      TORCH_CHECK(text == "true" || text == "false", "ltc::init_with_options: option ", names[i],
-                  ": not a bool: ", text);
-      value = text == "true";
-    } else if (type == "int") {
-      value = static_cast<int64_t>(std::stoll(text));
-    } else if (type == "float") {
-      value = std::stod(text);
-    } else {
-      TORCH_CHECK(type == "str", "ltc::init_with_options: option ", names[i], ": unknown type ", type);
-      value = text;
+    try {
+      if (type == "bool" && (text == "true" || text == "false")) {
+        value = text == "true";
+      } else if (type == "int") {
+        value = static_cast<int64_t>(std::stoll(text));
+      } else if (type == "float") {
+        value = std::stod(text);
+      } else if (type == "str") {
+        value = text;
+      } else {
+        throw std::invalid_argument("not a " + type);
+      }
+    } catch (const std::logic_error&) {
+      // std::stoll and std::stod name only themselves.
+      TORCH_CHECK(false, "ltc::init_with_options: option ", names[i], ": '", text,
+                  "' is not a value of type ", type, " (int options are 64-bit)");
     }
     options.emplace(names[i], std::move(value));
   }

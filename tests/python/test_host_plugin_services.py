@@ -112,3 +112,9 @@ def test_lazy_device_n_is_plugin_ordinal_n(build_dir):
         print({"results": results})
     """, env={"LTC_PLUGIN_PATH": str(TEST_PLUGIN_DIR / "ts_two_devices")}).values()
     assert values["results"] == [("lazy:1", 36.0), ("lazy:0", 36.0), ("lazy:1", 36.0)]
+
+
+def test_an_int_option_out_of_int64_range_is_named(build_dir):
+    result = run_python(TRAIN.format(options={"pool_mb": 1 << 70}))
+    assert result.returncode != 0
+    assert "option pool_mb" in result.stderr and "int options are 64-bit" in result.stderr
