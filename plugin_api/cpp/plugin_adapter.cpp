@@ -498,16 +498,18 @@ LtcError* ExecutableExecute(LtcExecutableExecuteArgs* args) {
     if (a.num_results > 0) NotNull(a.out_results, "out_results");
     std::vector<Buffer*> arguments(a.num_arguments);
     for (size_t i = 0; i < a.num_arguments; ++i) {
-      const std::string what = "argument " + std::to_string(i);
-      Buffer& argument = *Deref(a.arguments[i], what.c_str()).impl;
+      // Messages are built only on failure: this loop runs every step.
+      const auto what = [i] { return "argument " + std::to_string(i); };
+      if (a.arguments[i] == nullptr) Fail(LTC_ERROR_INVALID_ARGUMENT, what() + " is NULL");
+      Buffer& argument = *a.arguments[i]->impl;
       if (argument.device_ordinal() != device) {
         Fail(LTC_ERROR_INVALID_ARGUMENT,
-             what + " is on device " + std::to_string(argument.device_ordinal()) +
+             what() + " is on device " + std::to_string(argument.device_ordinal()) +
                  ", the executable on device " + std::to_string(device));
       }
       if (!argument.has_data()) {
         Fail(LTC_ERROR_FAILED_PRECONDITION,
-             what + " holds no data (a placeholder, or the result of a failed execution)");
+             what() + " holds no data (a placeholder, or the result of a failed execution)");
       }
       arguments[i] = &argument;
     }
