@@ -45,11 +45,7 @@ c10::List<c10::Dict<std::string, std::string>> ListPluginsOp() {
     row.insert("available", listing.available ? "yes" : "no");
     row.insert("reason", listing.reason);
     row.insert("vendor", listing.attributes.vendor);
-    std::string formats;
-    for (const std::string& format : listing.attributes.graph_formats) {
-      formats += (formats.empty() ? "" : ",") + format;
-    }
-    row.insert("graph_formats", formats);
+    row.insert("graph_formats", ltc::Join(listing.attributes.graph_formats, ","));
     row.insert("libtorch", listing.attributes.libtorch_version);
     result.push_back(std::move(row));
   }

@@ -30,15 +30,6 @@ std::vector<std::string> SplitNonEmpty(std::string_view text, char separator) {
   return pieces;
 }
 
-std::string Join(const std::vector<std::string>& pieces, const std::string& separator) {
-  std::string joined;
-  for (const std::string& piece : pieces) {
-    if (!joined.empty()) joined += separator;
-    joined += piece;
-  }
-  return joined;
-}
-
 // Why `path` cannot be searched, or empty when it can.
 std::string DirectoryProblem(const fs::path& path) {
   std::error_code error;
@@ -217,6 +208,16 @@ std::string NothingLoaded(const std::string& request,
 }
 
 }  // namespace
+
+std::string Join(const std::vector<std::string>& pieces, const std::string& separator) {
+  std::string joined;
+  for (const std::string& piece : pieces) {
+    if (!joined.empty()) joined += separator;
+    joined += piece;
+  }
+  return joined;
+}
+
 
 std::vector<SearchDirectory> PluginSearchPath(const fs::path& anchor) {
   std::vector<SearchDirectory> directories;

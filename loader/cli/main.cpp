@@ -70,10 +70,7 @@ int List() {
   }
   std::vector<Row> rows{{"NAME", "VERSION", "ABI", "GRAPH FORMATS", "PATH", "STATUS"}};
   for (const ltc::PluginListing& listing : listings) {
-    std::string formats;
-    for (const std::string& format : listing.attributes.graph_formats) {
-      formats += (formats.empty() ? "" : ",") + format;
-    }
+    const std::string formats = ltc::Join(listing.attributes.graph_formats, ",");
     rows.push_back({listing.name, listing.version, listing.abi, formats.empty() ? "-" : formats,
                     listing.path.string(),
                     listing.available ? "available" : "unavailable: " + listing.reason});

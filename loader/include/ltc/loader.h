@@ -22,6 +22,10 @@
 
 namespace ltc {
 
+// `pieces` with `separator` between them ("a, b, c"), for messages and
+// listings that name several things.
+std::string Join(const std::vector<std::string>& pieces, const std::string& separator = ", ");
+
 // No plugin could be loaded for a request; what() explains every candidate.
 class LoaderError : public std::runtime_error {
   using std::runtime_error::runtime_error;
