@@ -1,19 +1,18 @@
 #include "plugin_backend.h"
 
+#include "graph_export.h"
+
 #include <ltc/dlpack_aten.h>
+#include <ltc/graph_format.h>
+#include <ltc/loader.h>
 
 #include <ATen/record_function.h>
 #include <c10/util/Exception.h>
-#include <torch/csrc/jit/api/module.h>
-#include <torch/csrc/jit/ir/constants.h>
-#include <torch/csrc/jit/passes/dead_code_elimination.h>
-#include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/csrc/lazy/core/hash.h>
 #include <torch/csrc/lazy/core/metrics.h>
 #include <torch/csrc/lazy/ts_backend/ts_lowering_context.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -37,7 +36,9 @@ struct PluginDeviceType final : torch::lazy::BackendDeviceType {
 // every computation, answered from the graph.
 class GraphComputation : public torch::lazy::Computation {
  public:
-  explicit GraphComputation(std::shared_ptr<torch::jit::Graph> graph) : graph_(std::move(graph)) {
+  explicit GraphComputation(std::shared_ptr<torch::jit::Graph> graph,
+                            std::vector<bool> boolean_scalars = {})
+      : graph_(std::move(graph)), boolean_scalars_(std::move(boolean_scalars)) {
     for (const torch::jit::Value* input : graph_->inputs()) {
       parameter_names_.push_back(input->debugName());
     }
@@ -56,9 +57,13 @@ class GraphComputation : public torch::lazy::Computation {
   const std::string to_string() const override { return graph_->toString(); }
 
   const std::shared_ptr<torch::jit::Graph>& graph() const { return graph_; }
+  // Per graph input: a boolean scalar, which the lowering types `int`.
+  // Known only where lowering typed the values (AnnotateValueTypes).
+  const std::vector<bool>& boolean_scalars() const { return boolean_scalars_; }
 
  private:
   std::shared_ptr<torch::jit::Graph> graph_;
+  std::vector<bool> boolean_scalars_;
   std::vector<std::string> parameter_names_;
 };
 
@@ -66,55 +71,13 @@ class GraphComputation : public torch::lazy::Computation {
 // Compile() computations without their device; this one keeps it.
 class LoweredGraph final : public GraphComputation {
  public:
-  LoweredGraph(std::shared_ptr<torch::jit::Graph> graph, int32_t ordinal)
-      : GraphComputation(std::move(graph)), ordinal_(ordinal) {}
+  LoweredGraph(std::shared_ptr<torch::jit::Graph> graph, std::vector<bool> boolean_scalars,
+               int32_t ordinal)
+      : GraphComputation(std::move(graph), std::move(boolean_scalars)), ordinal_(ordinal) {}
   int32_t ordinal() const { return ordinal_; }
 
  private:
   int32_t ordinal_;
-};
-
-// LibTorch's TorchScript lowering, remembering the device it lowers for.
-class PluginLoweringContext final : public torch::lazy::TSLoweringContext {
- public:
-  using TSLoweringContext::TSLoweringContext;
-
-  ComputationPtr Build() override {
-    const ComputationPtr built = TSLoweringContext::Build();
-    return std::make_shared<LoweredGraph>(
-        std::static_pointer_cast<torch::lazy::TSComputation>(built)->graph(),
-        static_cast<int32_t>(device_.ordinal()));
-  }
-};
-
-// A graph compiled by the plugin, for the device it was lowered for and,
-// on demand, for every other device the lazy core runs it on (its cache is
-// keyed by graph, not by device). The host keeps the lowered graph for
-// those compiles and for debugging output.
-class PluginComputation final : public GraphComputation {
- public:
-  PluginComputation(const PluginBackend& backend, std::shared_ptr<torch::jit::Graph> graph,
-                    Executable executable)
-      : GraphComputation(std::move(graph)), backend_(backend) {
-    const int32_t ordinal = executable.device_ordinal();
-    executables_.emplace(ordinal, std::move(executable));
-  }
-
-  // The executable for device `ordinal`, compiled the first time it is
-  // asked for. Stable: entries are never erased while the computation lives.
-  const Executable& ExecutableFor(int32_t ordinal) const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto found = executables_.find(ordinal);
-    if (found == executables_.end()) {
-      found = executables_.emplace(ordinal, backend_.CompileGraph(*graph(), ordinal)).first;
-    }
-    return found->second;
-  }
-
- private:
-  const PluginBackend& backend_;
-  mutable std::mutex mutex_;
-  mutable std::map<int32_t, Executable> executables_;
 };
 
 const PluginData& AsPluginData(const BackendDataPtr& data) {
@@ -125,15 +88,100 @@ const PluginData& AsPluginData(const BackendDataPtr& data) {
   return *plugin_data;
 }
 
-// The graph formats this host writes.
-bool HostWrites(const std::string& format) {
-  return format == LTC_GRAPH_FORMAT_TORCHSCRIPT_IR || format == LTC_GRAPH_FORMAT_TORCHSCRIPT;
-}
+// LibTorch's TorchScript lowering, remembering the device it lowers for.
+// For plugins that read ltc-graph-v1 it also types the graph's values from
+// the lazy IR (the TorchScript lowering leaves every tensor a bare
+// `Tensor`), so that the portable export knows each dtype and shape.
+class PluginLoweringContext final : public torch::lazy::TSLoweringContext {
+ public:
+  PluginLoweringContext(const std::string& name, BackendDevice device,
+                        c10::ArrayRef<compat::LazyNode*> post_order,
+                        torch::lazy::Util::EmissionMap emit_status, bool annotate_types)
+      : TSLoweringContext(name, std::move(device), post_order, std::move(emit_status)),
+        post_order_(post_order.begin(), post_order.end()),
+        annotate_types_(annotate_types) {}
+  // Lowering one node at a time (debug dumps): nothing to type from.
+  PluginLoweringContext(const std::string& name, BackendDevice device)
+      : TSLoweringContext(name, std::move(device)) {}
 
-std::string JoinFormats(const std::vector<std::string>& formats) {
-  std::string text;
-  for (const std::string& format : formats) text += (text.empty() ? "" : ", ") + format;
-  return text;
+  ComputationPtr Build() override {
+    if (annotate_types_) AnnotateValueTypes();
+    const ComputationPtr built = TSLoweringContext::Build();
+    return std::make_shared<LoweredGraph>(
+        std::static_pointer_cast<torch::lazy::TSComputation>(built)->graph(),
+        std::move(boolean_scalars_), static_cast<int32_t>(device_.ordinal()));
+  }
+
+ private:
+  static c10::TypePtr CompleteType(const torch::lazy::Shape& shape) {
+    return c10::TensorType::createContiguous(shape.scalar_type(), at::kCPU, shape.sizes());
+  }
+
+  void AnnotateValueTypes() {
+    torch::jit::Graph& graph = *this->graph();
+    const std::vector<BackendDataPtr>& parameters = GetParametersData();
+    for (size_t i = 0; i < parameters.size() && i < graph.inputs().size(); ++i) {
+      const PluginData& data = AsPluginData(parameters[i]);
+      if (!data.scalar) graph.inputs()[i]->setType(CompleteType(data.shape()));
+      // Retyping these `bool` would make the ops that take them match no
+      // schema: the export writes them bool instead.
+      boolean_scalars_.push_back(data.scalar && data.scalar->isBoolean());
+    }
+    // Every output of the post order was lowered by the constructor, so
+    // GetOutputOp finds it and lowers nothing.
+    for (compat::LazyNode* node : post_order_) {
+      for (size_t i = 0; i < node->num_outputs(); ++i) {
+        torch::jit::Value* value = GetOutputOp(torch::lazy::Output(node, i));
+        const auto tensor = value->type()->cast<c10::TensorType>();
+        if (tensor && !tensor->scalarType()) value->setType(CompleteType(node->shape(i)));
+      }
+    }
+  }
+
+  std::vector<compat::LazyNode*> post_order_;
+  bool annotate_types_ = false;
+  std::vector<bool> boolean_scalars_;
+};
+
+// A graph compiled by the plugin, for the device it was lowered for and,
+// on demand, for every other device the lazy core runs it on (its cache is
+// keyed by graph, not by device). The host keeps the lowered graph for
+// those compiles and for debugging output.
+class PluginComputation final : public GraphComputation {
+ public:
+  PluginComputation(const PluginBackend& backend, const GraphComputation& lowered,
+                    PluginBackend::CompiledGraph compiled)
+      : GraphComputation(lowered.graph(), lowered.boolean_scalars()), backend_(backend) {
+    const int32_t ordinal = compiled.executable.device_ordinal();
+    executables_.emplace(ordinal, std::move(compiled));
+  }
+
+  // The executable for device `ordinal`, compiled the first time it is
+  // asked for. Stable: entries are never erased while the computation lives.
+  const PluginBackend::CompiledGraph& ExecutableFor(int32_t ordinal) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = executables_.find(ordinal);
+    if (found == executables_.end()) {
+      found = executables_
+                  .emplace(ordinal, backend_.CompileGraph(*graph(), boolean_scalars(), ordinal))
+                  .first;
+    }
+    return found->second;
+  }
+
+ private:
+  const PluginBackend& backend_;
+  mutable std::mutex mutex_;
+  mutable std::map<int32_t, PluginBackend::CompiledGraph> executables_;
+};
+
+// The graph formats this host writes.
+const char* const kHostFormats[] = {LTC_GRAPH_FORMAT_PORTABLE, LTC_GRAPH_FORMAT_TORCHSCRIPT_IR,
+                                     LTC_GRAPH_FORMAT_TORCHSCRIPT};
+
+bool HostWrites(const std::string& format) {
+  return std::find(std::begin(kHostFormats), std::end(kHostFormats), format) !=
+         std::end(kHostFormats);
 }
 
 // The plugin's formats that this host writes, in the plugin's order, or
@@ -148,14 +196,14 @@ std::vector<std::string> ChooseFormats(const PluginClient& client, const char* r
   }
   if (requested != nullptr && *requested != '\0') {
     TORCH_CHECK(HostWrites(requested), "LTC_GRAPH_FORMAT=", requested,
-                " is not a graph format this host writes (", LTC_GRAPH_FORMAT_TORCHSCRIPT_IR,
-                ", ", LTC_GRAPH_FORMAT_TORCHSCRIPT, ")");
+                " is not a graph format this host writes (",
+                Join({std::begin(kHostFormats), std::end(kHostFormats)}), ")");
     TORCH_CHECK(!formats.empty(), "LTC_GRAPH_FORMAT=", requested, ": plugin ", client.name(),
-                " does not read it; it reads ", JoinFormats(reads));
+                " does not read it; it reads ", Join(reads));
   }
   TORCH_CHECK(!formats.empty(), "plugin ", client.name(), " reads graph formats ",
-              JoinFormats(reads), "; this host writes ", LTC_GRAPH_FORMAT_TORCHSCRIPT_IR, ", ",
-              LTC_GRAPH_FORMAT_TORCHSCRIPT);
+              Join(reads), "; this host writes ",
+              Join({std::begin(kHostFormats), std::end(kHostFormats)}));
   return formats;
 }
 
@@ -205,109 +253,11 @@ void PluginData::Assign(const torch::lazy::BackendData& data) {
   has_data_ = other.has_data_;
 }
 
-std::string ExportTorchScriptArchive(torch::jit::Graph& lowered) {
-  std::shared_ptr<torch::jit::Graph> graph = lowered.copy();
-
-  // Exported functions return a single value.
-  torch::jit::Node* tuple = graph->createTuple(graph->outputs());
-  graph->appendNode(tuple);
-  while (!graph->outputs().empty()) graph->eraseOutput(0);
-  graph->registerOutput(tuple->output());
-
-  torch::jit::Module module(c10::QualifiedName("__torch__.ltc.LoweredGraph"));
-  graph->insertInput(0, "self")->setType(module.type());
-  auto* function = module._ivalue()->compilation_unit()->create_function(
-      c10::QualifiedName(*module.type()->name(), "forward"), graph);
-  module.type()->addMethod(function);
-
-  std::ostringstream archive;
-  module.save(archive);
-  return archive.str();
-}
-
-namespace {
-
-// Types whose values print as IR text that parseIR reads back as they were.
-bool IrTextCarries(const c10::TypePtr& type) {
-  switch (type->kind()) {
-    case c10::TypeKind::TensorType:
-    case c10::TypeKind::IntType:
-    case c10::TypeKind::FloatType:
-    case c10::TypeKind::NumberType:  // "Scalar"
-    case c10::TypeKind::BoolType:
-    case c10::TypeKind::NoneType:
-    case c10::TypeKind::StringType:
-      return true;
-    case c10::TypeKind::ListType:
-    case c10::TypeKind::OptionalType:
-      return IrTextCarries(type->containedTypes()[0]);
-    default:
-      return false;
-  }
-}
-
-// A constant the IR text holds exactly: an int, bool, None or finite float.
-bool IsTextLiteral(const torch::jit::Node& constant) {
-  const c10::TypePtr& type = constant.output()->type();
-  switch (type->kind()) {
-    case c10::TypeKind::IntType:
-    case c10::TypeKind::BoolType:
-    case c10::TypeKind::NoneType:
-      return true;
-    case c10::TypeKind::FloatType:
-      return std::isfinite(constant.f(c10::attr::value));
-    default:
-      return false;
-  }
-}
-
-bool IrTextCarries(const torch::jit::Block& block) {
-  for (const torch::jit::Value* input : block.inputs()) {
-    if (!IrTextCarries(input->type())) return false;
-  }
-  for (const torch::jit::Node* node : block.nodes()) {
-    for (const torch::jit::Value* output : node->outputs()) {
-      if (!IrTextCarries(output->type())) return false;
-    }
-    for (const torch::jit::Block* nested : node->blocks()) {
-      if (!IrTextCarries(*nested)) return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
-
-c10::optional<std::string> ExportTorchScriptIr(torch::jit::Graph& lowered) {
-  std::shared_ptr<torch::jit::Graph> graph = lowered.copy();
-  // The lowering leaves dead tuple constructs (named tuples, which the
-  // parser cannot read) behind multi-output ops.
-  torch::jit::EliminateDeadCode(graph);
-
-  // Constants other than numbers, booleans and None (tensors, lists,
-  // strings, devices) do not all survive the text: they become trailing
-  // inputs, their values pickled beside it.
-  c10::impl::GenericList constants(c10::AnyType::get());
-  for (auto it = graph->nodes().begin(); it != graph->nodes().end();) {
-    torch::jit::Node* node = *it++;
-    if (node->kind() != c10::prim::Constant || IsTextLiteral(*node)) continue;
-    torch::jit::Value* input = graph->addInput();
-    input->setType(node->output()->type());
-    node->output()->replaceAllUsesWith(input);
-    constants.push_back(torch::jit::toIValue(node->output()).value());
-    node->destroy();
-  }
-  if (!IrTextCarries(*graph->block())) return c10::nullopt;
-
-  const std::vector<char> bytes = torch::jit::pickle_save(
-      c10::ivalue::Tuple::create(graph->toString(/*print_source_locations=*/false),
-                                 std::move(constants)));
-  return std::string(bytes.begin(), bytes.end());
-}
-
 PluginBackend::PluginBackend(std::unique_ptr<PluginClient> client)
     : client_(std::move(client)),
-      formats_(ChooseFormats(*client_, std::getenv("LTC_GRAPH_FORMAT"))) {
+      formats_(ChooseFormats(*client_, std::getenv("LTC_GRAPH_FORMAT"))),
+      annotate_types_(std::find(formats_.begin(), formats_.end(), LTC_GRAPH_FORMAT_PORTABLE) !=
+                      formats_.end()) {
   const DLDeviceType fallback = client_->eager_fallback_device();
   TORCH_CHECK(fallback == kDLCPU || fallback == kDLCUDA, "plugin ", name(),
               " names an eager fallback device this host cannot use (DLPack type ",
@@ -421,7 +371,7 @@ std::unique_ptr<torch::lazy::LoweringContext> PluginBackend::CreateLoweringConte
     c10::ArrayRef<compat::LazyNode*> post_order,
     torch::lazy::Util::EmissionMap emit_status) const {
   return std::make_unique<PluginLoweringContext>(name, std::move(device), post_order,
-                                                 std::move(emit_status));
+                                                 std::move(emit_status), annotate_types_);
 }
 
 std::unique_ptr<torch::lazy::LoweringContext> PluginBackend::CreateLoweringContext(
@@ -443,29 +393,45 @@ std::vector<ComputationPtr> PluginBackend::Compile(
     const auto* lowered = dynamic_cast<const LoweredGraph*>(instance.get());
     TORCH_CHECK(lowered != nullptr, "expected a graph lowered by the plugin backend");
     compiled.push_back(std::make_shared<PluginComputation>(
-        *this, lowered->graph(), CompileGraph(*lowered->graph(), lowered->ordinal())));
+        *this, *lowered,
+        CompileGraph(*lowered->graph(), lowered->boolean_scalars(), lowered->ordinal())));
   }
   return compiled;
 }
 
-Executable PluginBackend::CompileGraph(torch::jit::Graph& graph, int32_t ordinal) const {
+PluginBackend::CompiledGraph PluginBackend::CompileGraph(
+    torch::jit::Graph& graph, const std::vector<bool>& boolean_scalars, int32_t ordinal) const {
   TORCH_LAZY_COUNTER("PluginCompile", 1);
+  // Why each format the plugin reads could not carry this graph.
+  std::string refusals;
   for (const std::string& format : formats_) {
     c10::optional<std::string> serialized;
-    if (format == LTC_GRAPH_FORMAT_TORCHSCRIPT_IR) {
+    std::vector<uint32_t> results;
+    if (format == LTC_GRAPH_FORMAT_PORTABLE) {
+      PortableGraph portable = ExportPortableGraph(graph, boolean_scalars);
+      if (portable.bytes.empty()) {
+        refusals += "\n  " + format + ": " + portable.reason;
+        continue;
+      }
+      serialized = std::move(portable.bytes);
+      results = std::move(portable.results);
+    } else if (format == LTC_GRAPH_FORMAT_TORCHSCRIPT_IR) {
       serialized = ExportTorchScriptIr(graph);
+      if (!serialized) {
+        refusals += "\n  " + format + ": a value of a type the IR parser does not read back";
+        continue;
+      }
     } else {
       TORCH_LAZY_COUNTER("PluginCompileArchive", 1);
       serialized = ExportTorchScriptArchive(graph);
     }
-    // IR text cannot carry every graph: the next format can.
-    if (!serialized) continue;
     const std::string cache_key =
         torch::lazy::HashToString(torch::lazy::DataHash(serialized->data(), serialized->size()));
-    return client_->Compile(format, *serialized, cache_key, ordinal);
+    return CompiledGraph{client_->Compile(format, *serialized, cache_key, ordinal),
+                         std::move(results)};
   }
-  TORCH_CHECK(false, "plugin ", name(), " reads only ", JoinFormats(formats_),
-              ", which cannot carry this graph:\n", graph.toString());
+  TORCH_CHECK(false, "plugin ", name(), " reads only ", Join(formats_),
+              ", which cannot carry this graph:", refusals, "\n", graph.toString());
 }
 
 std::vector<BackendDataPtr> PluginBackend::ExecuteComputation(
@@ -478,23 +444,27 @@ std::vector<BackendDataPtr> PluginBackend::ExecuteComputation(
   TORCH_LAZY_COUNTER("PluginExecute", 1);
   const auto* compiled = dynamic_cast<const PluginComputation*>(computation.get());
   TORCH_CHECK(compiled != nullptr, "computation was not compiled by the plugin backend");
-  const Executable& executable = compiled->ExecutableFor(Ordinal(device));
+  const CompiledGraph& executable = compiled->ExecutableFor(Ordinal(device));
 
   std::vector<LtcBuffer*> buffers;
   buffers.reserve(arguments.size());
   for (const BackendDataPtr& argument : arguments) {
     buffers.push_back(AsPluginData(argument).buffer());
   }
-  std::vector<Buffer> results = client_->Execute(executable, buffers);
+  std::vector<Buffer> results = client_->Execute(executable.executable, buffers);
 
-  std::vector<BackendDataPtr> outputs;
-  outputs.reserve(results.size());
+  std::vector<BackendDataPtr> distinct;
+  distinct.reserve(results.size());
   for (Buffer& result : results) {
     const BufferInfo info = client_->Info(result.get());
-    outputs.push_back(std::make_shared<PluginData>(
+    distinct.push_back(std::make_shared<PluginData>(
         std::make_shared<const Buffer>(std::move(result)),
         torch::lazy::Shape(ToScalarType(info.dtype), info.shape), device, true));
   }
+  if (executable.results.empty()) return distinct;
+  std::vector<BackendDataPtr> outputs;
+  outputs.reserve(executable.results.size());
+  for (uint32_t result : executable.results) outputs.push_back(distinct.at(result));
   return outputs;
 }
 

@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace ltc::host {
 
@@ -108,9 +109,18 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
   // a number for scalar data, else a tensor.
   c10::IValue HostValue(const torch::lazy::BackendDataPtr& data) const;
 
+  // A plugin's executable, and which of its results each graph output is.
+  struct CompiledGraph {
+    Executable executable;
+    // Graph output i is the executable's result results[i] (ltc-graph-v1
+    // returns a repeated value once); empty where output i is result i.
+    std::vector<uint32_t> results;
+  };
   // The plugin's executable for `graph` on device `ordinal`, in the first of
-  // the plugin's graph formats this host can write for it.
-  Executable CompileGraph(torch::jit::Graph& graph, int32_t ordinal) const;
+  // the plugin's graph formats this host can write for it. `boolean_scalars`:
+  // which inputs are boolean scalars (typed `int` by the lowering).
+  CompiledGraph CompileGraph(torch::jit::Graph& graph, const std::vector<bool>& boolean_scalars,
+                             int32_t ordinal) const;
 
  private:
   int32_t Ordinal(const torch::lazy::BackendDevice& device) const;
@@ -134,6 +144,8 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
   // The graph formats to send, in the plugin's order of preference: those
   // it reads that this host writes (LTC_GRAPH_FORMAT narrows them to one).
   std::vector<std::string> formats_;
+  // Whether lowering types the graph's values (for LTC_GRAPH_FORMAT_PORTABLE).
+  bool annotate_types_ = false;
   mutable std::mutex scalar_mutex_;
   // Key: dtype and ordinal, then the bits of the int and double values.
   // Emptied when it reaches kMaxScalarBuffers, so scalars that change every
@@ -145,16 +157,5 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
   at::DeviceType eager_fallback_;
   std::atomic<int64_t> default_ordinal_{0};
 };
-
-// The serialized form of a lowered graph sent to plugins
-// (LTC_GRAPH_FORMAT_TORCHSCRIPT): a TorchScript archive whose
-// forward(self, p0, ...) returns the graph's results as one tuple.
-std::string ExportTorchScriptArchive(torch::jit::Graph& graph);
-
-// The graph as LTC_GRAPH_FORMAT_TORCHSCRIPT_IR, which a plugin reads
-// without compiling source, or nullopt where the IR text cannot carry it
-// (values of types the IR parser does not read back as they were, such as
-// named tuples or devices): such graphs go as archives.
-c10::optional<std::string> ExportTorchScriptIr(torch::jit::Graph& graph);
 
 }  // namespace ltc::host

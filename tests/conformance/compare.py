@@ -23,6 +23,12 @@ the memory it gets), or the runners drew different inputs.
 An op is `differ` if any of its cases differs, else `both fail` if any of
 its cases failed under both backends, else `same`; `not run` if it has no
 case (it supports none of the dtypes run on the CPU).
+
+A backend with kernels of its own (ref_cpu) is compared with eager instead
+(`eager_reference`, `Comparison(..., independent=True)`): every case within
+tolerance, as no two implementations of a float sum agree bit for bit; and a
+case it refuses with UNIMPLEMENTED while eager runs it is `refused`, not
+`differ`. Such an op is `refused` if none of its cases differs.
 """
 import argparse
 import math
@@ -33,6 +39,7 @@ from collections import Counter
 from run_ops import read_records, tensors_in
 
 SAME, DIFFER, BOTH_FAIL, NOT_RUN = "same", "differ", "both fail", "not run"
+REFUSED = "refused"
 AS_EAGER = "as eager, bit for bit; in-tree differs: "
 
 
@@ -211,12 +218,14 @@ def weakest(*agreements):
 
 # -- comparing records ----------------------------------------------------
 
-def compare_case(ref, cand, tolerance, not_comparable=False, erratic=False):
+def compare_case(ref, cand, tolerance, not_comparable=False, erratic=False, independent=False):
     """(verdict, detail) for one case's two records (either may be None).
     `erratic`: the op gives random results eagerly or in-tree in some other
     case (it reads memory it never wrote, or draws random numbers), so
     whether a case repeats bitwise depends on what memory it happens to get
-    (6 of 621 ops: the empty* ops, as_strided_scatter, rrelu)."""
+    (6 of 621 ops: the empty* ops, as_strided_scatter, rrelu).
+    `independent`: the candidate's kernels are its own; values are compared
+    within tolerance, and an UNIMPLEMENTED refusal is `refused`."""
     if ref is None or cand is None:
         missing = "in-tree" if ref is None else "candidate"
         return DIFFER, f"no result from {missing}"
@@ -239,7 +248,7 @@ def compare_case(ref, cand, tolerance, not_comparable=False, erratic=False):
             return DIFFER, "random op: shapes or dtypes differ"
         if bitwise_equal(value_a, value_b):
             return SAME, ""
-        if agreement == "close" and close(value_a, value_b, tolerance):
+        if (agreement == "close" or independent) and close(value_a, value_b, tolerance):
             return SAME, "within tolerance"
         eager_value = cand.get("eager_value")
         if eager_value is not None and bitwise_equal(eager_value, value_b):
@@ -249,6 +258,8 @@ def compare_case(ref, cand, tolerance, not_comparable=False, erratic=False):
         eagerly = "(fails eagerly too) " if ref.get("eager", "") is None else ""
         return BOTH_FAIL, eagerly + ref["error"]
     if ref["ok"]:
+        if independent and "UNIMPLEMENTED" in str(cand["error"]):
+            return REFUSED, str(cand["error"])
         return DIFFER, "fails only under the candidate: " + str(cand["error"])
     return DIFFER, "fails only in-tree: " + str(ref["error"])
 
@@ -277,7 +288,7 @@ def describe_difference(a, b):
     return "non-tensor values differ"
 
 
-def compare_op(ref, cand):
+def compare_op(ref, cand, independent=False):
     """(verdict, [(case, verdict, detail)]) for one op's two records."""
     rows = []
     ref_error, cand_error = ref.get("error"), cand.get("error")
@@ -307,13 +318,16 @@ def compare_op(ref, cand):
             continue
         tolerance = ref.get("tolerance", {})
         verdict, detail = compare_case(ref["cases"].get(key), cand["cases"].get(key),
-                                       tolerance, ref.get("not_comparable", False), erratic)
+                                       tolerance, ref.get("not_comparable", False), erratic,
+                                       independent)
         rows.append((key, verdict, detail))
     verdicts = {verdict for _, verdict, _ in rows}
     if not rows:
         return NOT_RUN, [("op", NOT_RUN, "supports none of the dtypes run, on the CPU")]
     if DIFFER in verdicts:
         return DIFFER, rows
+    if REFUSED in verdicts:
+        return REFUSED, rows
     if BOTH_FAIL in verdicts:
         return BOTH_FAIL, rows
     return SAME, rows
@@ -330,9 +344,29 @@ def load(path):
     return records
 
 
+def eager_reference(records):
+    """One run's records with eager's results in the place of the lazy
+    ones: the reference for a backend with kernels of its own. Where the
+    lazy run failed, run_ops.py kept only whether eager ran."""
+    reference = {}
+    for op, record in records.items():
+        cases = {}
+        for key, case in record["cases"].items():
+            if case.get("ok") is None:
+                cases[key] = dict(case)
+            elif case.get("eager") is None:
+                cases[key] = {"ok": False, "error": "fails eagerly", "eager": None, "lazy": None}
+            else:
+                cases[key] = {"ok": True, "value": case.get("eager_value"),
+                              "eager": case["eager"], "lazy": case["eager"]}
+        reference[op] = {**record, "cases": cases}
+    return reference
+
+
 class Comparison:
-    def __init__(self, ref, cand, ref_name="intree", cand_name="ts_cpu"):
+    def __init__(self, ref, cand, ref_name="intree", cand_name="ts_cpu", independent=False):
         self.ref_name, self.cand_name = ref_name, cand_name
+        self.independent = independent
         self.ops = {}
         self.ref, self.cand = ref, cand
         for op in sorted(set(ref) | set(cand)):
@@ -340,10 +374,15 @@ class Comparison:
                 which = ref_name if op not in ref else cand_name
                 self.ops[op] = (DIFFER, [("op", DIFFER, f"no record from {which}")])
             else:
-                self.ops[op] = compare_op(ref[op], cand[op])
+                self.ops[op] = compare_op(ref[op], cand[op], independent)
 
     def ops_with(self, verdict):
         return [op for op, (v, _) in self.ops.items() if v == verdict]
+
+    def ops_running(self):
+        """The ops with a case the candidate ran and got right."""
+        return [op for op, (_, rows) in self.ops.items()
+                if any(verdict == SAME and key != "op" for key, verdict, _ in rows)]
 
     def case_counts(self):
         counts = Counter()
@@ -379,12 +418,16 @@ class Comparison:
         lines = []
         if header:
             lines.append(header)
-        lines.append(f"{'':<10}{'same':>8}{'differ':>8}{'both fail':>11}{'not run':>9}"
-                     f"{'total':>8}")
-        lines.append(f"{'ops':<10}{counts[SAME]:>8}{counts[DIFFER]:>8}"
-                     f"{counts[BOTH_FAIL]:>11}{counts[NOT_RUN]:>9}{len(self.ops):>8}")
-        lines.append(f"{'cases':<10}{cases[SAME]:>8}{cases[DIFFER]:>8}"
-                     f"{cases[BOTH_FAIL]:>11}{'':>9}{sum(cases.values()) - cases[NOT_RUN]:>8}")
+        refused = (lambda n: f"{n:>9}") if self.independent else (lambda n: "")
+        lines.append(f"{'':<10}{'same':>8}{'differ':>8}" + refused("refused")
+                     + f"{'both fail':>11}{'not run':>9}{'total':>8}")
+        lines.append(f"{'ops':<10}{counts[SAME]:>8}{counts[DIFFER]:>8}" + refused(counts[REFUSED])
+                     + f"{counts[BOTH_FAIL]:>11}{counts[NOT_RUN]:>9}{len(self.ops):>8}")
+        lines.append(f"{'cases':<10}{cases[SAME]:>8}{cases[DIFFER]:>8}" + refused(cases[REFUSED])
+                     + f"{cases[BOTH_FAIL]:>11}{'':>9}{sum(cases.values()) - cases[NOT_RUN]:>8}")
+        if self.independent:
+            lines.append(f"{self.cand_name} runs {len(self.ops_running())} ops "
+                         "(some case right, within tolerance of eager)")
         ops_with, kinds = self.coverage()
         lines.append(
             "coverage: ops with fwd %d, bwd %d, 0-dim %d, zero-size %d, non-contiguous %d; "
@@ -410,7 +453,7 @@ class Comparison:
 
     def report(self, header=""):
         lines = [self.table(header), ""]
-        for verdict in (DIFFER, BOTH_FAIL, NOT_RUN, SAME):
+        for verdict in (DIFFER, REFUSED, BOTH_FAIL, NOT_RUN, SAME):
             lines.append(f"== {verdict} ==")
             for op in self.ops_with(verdict):
                 _, rows = self.ops[op]

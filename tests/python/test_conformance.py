@@ -1,7 +1,12 @@
-"""Differential conformance: every OpInfo op on `lazy` under the in-tree
-TorchScript backend and under ts_cpu, each in a process of its own, compared
-case by case (tests/conformance/). ts_cpu must differ from the in-tree
-backend nowhere; what fails under both is listed, not hidden.
+"""Differential conformance: every OpInfo op on `lazy`, each backend in a
+process of its own, compared case by case (tests/conformance/):
+
+  ts_cpu       vs the in-tree TorchScript backend: differs nowhere;
+  ts_portable  (tests/plugins: ts_cpu reading only ltc-graph-v1, rebuilt into
+               TorchScript) vs the in-tree backend: differs nowhere, so the
+               host's portable export carries every graph faithfully;
+
+What fails under both is listed, not hidden.
 
 LTC_CONFORMANCE_SAMPLES: samples per op and dtype besides the 0-dim,
 zero-size and non-contiguous ones (default 2), or `all` (make
@@ -15,7 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import BUILD_DIR, child_env
+import pytest
+
+from conftest import BUILD_DIR, TEST_PLUGIN_DIR, child_env
 
 CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance"
 sys.path.insert(0, str(CONFORMANCE))
@@ -23,10 +30,20 @@ sys.path.insert(0, str(CONFORMANCE))
 import compare  # noqa: E402
 import run_ops  # noqa: E402
 
-CANDIDATE = "ts_cpu"
-# Seconds for both runners with the default samples (they take 5 to 8
-# minutes on two cores); every sample takes about eight times as long.
+# Backend -> extra environment of its runner.
+RUNNERS = {
+    "intree": {},
+    "ts_cpu": {},
+    # Rewrites off: nothing but the format between the lowering and the run.
+    "ts_portable": {"LTC_PLUGIN_PATH": str(TEST_PLUGIN_DIR / "ts_portable"),
+                    "LTC_TS_OPTIMIZE": "0"},
+}
+# Seconds for all runners with the default samples (they take 10 to 15
+# minutes side by side on two cores); every sample takes about eight times
+# as long.
 TIMEOUT_S = 3600
+# What the host says when none of a plugin's formats carries a graph.
+NOT_CARRIED = "which cannot carry this graph"
 
 
 def runner_args():
@@ -40,35 +57,59 @@ def runner_args():
     return args, samples, dtypes, ops
 
 
-def header(samples, dtypes, ops, seconds):
+def header(reference, candidate, samples, dtypes, ops, seconds):
     subset = ("every sample" if samples == "all" else
               f"the first {samples} samples per op and dtype, plus the first with a "
               "0-dim tensor, the first with a zero-size tensor and a non-contiguous "
               "variant (LTC_CONFORMANCE_SAMPLES=all, `make conformance-full`: every "
               "sample)")
     return "\n".join([
-        f"Differential conformance, in-tree TorchScript backend vs {CANDIDATE}: "
+        f"Differential conformance, {reference} vs {candidate}: "
         f"{'the ops ' + ' '.join(ops) if ops else 'every op'} of PyTorch's OpInfo "
         "database (function variant), forward and backward,",
         f"dtypes {dtypes.replace(',', ', ')} where supported (else the first of "
         f"{', '.join(run_ops.EXTRA_DTYPES)}); {subset}.",
-        f"Both backends ran side by side in {seconds:.0f} s; full report: "
+        f"All backends ran side by side in {seconds:.0f} s; full report: "
         f"{BUILD_DIR / 'conformance-report.txt'}",
     ])
 
 
-def test_ts_cpu_differs_from_the_in_tree_backend_in_no_op(build_dir, capsys):
+class Runs:
+    """Every runner's records, and the comparisons made of them."""
+
+    def __init__(self, build_dir, records, seconds):
+        self.build_dir, self.records, self.seconds = build_dir, records, seconds
+        self.args, self.samples, self.dtypes, self.ops = runner_args()
+        self.reports = {}
+
+    def compare(self, reference, candidate, independent=False):
+        ref = (compare.eager_reference(self.records[candidate]) if reference == "eager"
+               else self.records[reference])
+        comparison = compare.Comparison(ref, self.records[candidate], ref_name=reference,
+                                        cand_name=candidate, independent=independent)
+        text = header(reference, candidate, self.samples, self.dtypes, self.ops, self.seconds)
+        self.reports[candidate] = comparison.report(text)
+        (self.build_dir / "conformance-report.txt").write_text(
+            "\n\n".join(self.reports.values()) + "\n")
+        return comparison, text
+
+    def expected_ops(self):
+        return {run_ops.op_key(op) for op in run_ops.load_op_db()
+                if not self.ops or run_ops.op_key(op) in self.ops}
+
+
+@pytest.fixture(scope="module")
+def runs(build_dir):
     out = build_dir / "conformance"
     out.mkdir(exist_ok=True)
-    args, samples, dtypes, ops = runner_args()
-    env = child_env()
+    args, samples, _, _ = runner_args()
     started = time.monotonic()
     runners = {
         backend: subprocess.Popen(
             [sys.executable, str(CONFORMANCE / "run_ops.py"), backend,
              str(out / f"{backend}.records"), *args],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for backend in ("intree", CANDIDATE)
+            env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for backend, env in RUNNERS.items()
     }
     timeout = TIMEOUT_S * (10 if samples == "all" else 1)
     try:
@@ -82,21 +123,40 @@ def test_ts_cpu_differs_from_the_in_tree_backend_in_no_op(build_dir, capsys):
     seconds = time.monotonic() - started
     for backend, runner in runners.items():
         assert runner.returncode == 0, f"run_ops.py {backend} failed:\n{logs[backend]}"
+    return Runs(build_dir, {backend: compare.load(out / f"{backend}.records")
+                            for backend in runners}, seconds)
 
-    comparison = compare.Comparison(compare.load(out / "intree.records"),
-                                    compare.load(out / f"{CANDIDATE}.records"),
-                                    cand_name=CANDIDATE)
-    text = header(samples, dtypes, ops, seconds)
-    (build_dir / "conformance-report.txt").write_text(comparison.report(text) + "\n")
+
+def errors(records):
+    for record in records.values():
+        if record.get("error"):
+            yield record["op"], record["error"]
+        for key, case in record["cases"].items():
+            if case and case.get("ok") is False:
+                yield f"{record['op']} {'/'.join(key)}", case["error"]
+
+
+def test_ts_cpu_differs_from_the_in_tree_backend_in_no_op(runs, capsys):
+    comparison, text = runs.compare("intree", "ts_cpu")
     with capsys.disabled():
         print("\n" + comparison.table(text))
-
-    expected = {run_ops.op_key(op) for op in run_ops.load_op_db()
-                if not ops or run_ops.op_key(op) in ops}
-    assert set(comparison.ops) == expected, "ops without a record from either backend"
+    assert set(comparison.ops) == runs.expected_ops(), "ops without a record from either backend"
     differ = comparison.ops_with(compare.DIFFER)
-    assert not differ, (f"{CANDIDATE} differs from the in-tree backend in {differ}; "
-                        f"see {build_dir / 'conformance-report.txt'}")
+    assert not differ, (f"ts_cpu differs from the in-tree backend in {differ}; "
+                        f"see {runs.build_dir / 'conformance-report.txt'}")
+
+
+def test_portable_export_carries_every_graph_faithfully(runs, capsys):
+    comparison, text = runs.compare("intree", "ts_portable")
+    with capsys.disabled():
+        print("\n" + comparison.table(text))
+    not_carried = [(case, error) for case, error in errors(runs.records["ts_portable"])
+                   if NOT_CARRIED in error]
+    assert not not_carried, f"graphs ltc-graph-v1 did not carry: {not_carried[:5]}"
+    assert set(comparison.ops) == runs.expected_ops(), "ops without a record from either backend"
+    differ = comparison.ops_with(compare.DIFFER)
+    assert not differ, (f"ltc-graph-v1 rebuilt into TorchScript differs from the in-tree "
+                        f"backend in {differ}; see {runs.build_dir / 'conformance-report.txt'}")
 
 
 def record(op, cases, **extra):
@@ -169,3 +229,31 @@ def test_compare_tells_same_differ_and_both_fail():
     table = comparison.table()
     assert "ops the same as eager, not as in-tree, in some case (1): as_eager" in table
     assert "ops that differ (8)" in table and "ops failing under both (1): both" in table
+
+
+def test_compare_against_eager_takes_tolerance_and_refusals():
+    import torch
+    key = ("float32", "0", "fwd")
+    x = torch.tensor([1.0, 2.0, 3.0])
+    nudged = torch.tensor([1.0, 2.0 + 2e-7, 3.0])
+    refused = failed("RuntimeError: ref_cpu: compile: UNIMPLEMENTED: aten::foo is not supported")
+    runs = {
+        "nudged": record("nudged", {key: ok(nudged, eager_value=x)}),
+        "wrong": record("wrong", {key: ok(x + 1, eager_value=x)}),
+        "wrong_dtype": record("wrong_dtype", {key: ok(x.double(), eager_value=x)}),
+        "refused": record("refused", {key: refused}),
+        "crashes": record("crashes", {key: failed("RuntimeError: ref_cpu: execute: INTERNAL")}),
+        "eager_fails": record("eager_fails", {key: failed("RuntimeError: no", eager=None)}),
+        "only_lazy_runs": record("only_lazy_runs", {key: ok(x, eager=None)}),
+    }
+    comparison = compare.Comparison(compare.eager_reference(runs), runs, ref_name="eager",
+                                    cand_name="ref_cpu", independent=True)
+    verdicts = {op: verdict for op, (verdict, _) in comparison.ops.items()}
+    assert verdicts == {
+        "nudged": compare.SAME, "wrong": compare.DIFFER, "wrong_dtype": compare.DIFFER,
+        "refused": compare.REFUSED, "crashes": compare.DIFFER,
+        "eager_fails": compare.BOTH_FAIL, "only_lazy_runs": compare.DIFFER,
+    }
+    assert comparison.ops_running() == ["nudged"]
+    table = comparison.table()
+    assert "ref_cpu runs 1 ops" in table and "refused" in table.splitlines()[0]
