@@ -14,7 +14,7 @@ PYTHONPATH_BUILD := $(CURDIR)/$(BUILD)/lib/python3/dist-packages
 
 DEB_PACKAGES := cmake ninja-build g++ ccache pkg-config \
   libtorch-dev python3-torch libboost-dev libspdlog-dev libgtest-dev \
-  libdlpack-dev python3-pytest python3-sklearn python3-yaml \
+  libdlpack-dev libopenblas-dev python3-pytest python3-sklearn python3-yaml \
   libopenblas0-pthread python3-matplotlib python3-pip
 
 # Not in Debian; PyTorch's OpInfo database (tests/conformance) imports it.
@@ -50,9 +50,10 @@ test: build
 	  $(PYTHON) -m pytest -q -rs -p no:cacheprovider tests/python
 
 # The same build and tests against PyTorch 2.11's LibTorch (a ~5 GB wheel
-# from PyPI, installed once into .venv-torch2).
-test-torch2: deps
-	tests/torch2/run.sh
+# from PyPI, installed once into .venv-torch2), loading the ref_cpu binary
+# of this build.
+test-torch2: build
+	REF_CPU_FROM=$(BUILD)/lib/ltc-plugins tests/torch2/run.sh
 
 conformance-full: build
 	LTC_BUILD_DIR=$(CURDIR)/$(BUILD) PYTHONPATH=$(PYTHONPATH_BUILD) LTC_CONFORMANCE_SAMPLES=all \

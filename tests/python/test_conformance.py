@@ -5,6 +5,8 @@ process of its own, compared case by case (tests/conformance/):
   ts_portable  (tests/plugins: ts_cpu reading only ltc-graph-v1, rebuilt into
                TorchScript) vs the in-tree backend: differs nowhere, so the
                host's portable export carries every graph faithfully;
+  ref_cpu      (kernels of its own, no LibTorch) vs eager: every case is the
+               same within tolerance or refused with UNIMPLEMENTED.
 
 What fails under both is listed, not hidden.
 
@@ -37,6 +39,7 @@ RUNNERS = {
     # Rewrites off: nothing but the format between the lowering and the run.
     "ts_portable": {"LTC_PLUGIN_PATH": str(TEST_PLUGIN_DIR / "ts_portable"),
                     "LTC_TS_OPTIMIZE": "0"},
+    "ref_cpu": {},
 }
 # Seconds for all runners with the default samples (they take 10 to 15
 # minutes side by side on two cores); every sample takes about eight times
@@ -157,6 +160,20 @@ def test_portable_export_carries_every_graph_faithfully(runs, capsys):
     differ = comparison.ops_with(compare.DIFFER)
     assert not differ, (f"ltc-graph-v1 rebuilt into TorchScript differs from the in-tree "
                         f"backend in {differ}; see {runs.build_dir / 'conformance-report.txt'}")
+
+
+def test_ref_cpu_is_eager_or_refuses(runs, capsys):
+    comparison, text = runs.compare("eager", "ref_cpu", independent=True)
+    with capsys.disabled():
+        print("\n" + comparison.table(text))
+    assert set(comparison.ops) == runs.expected_ops(), "ops without a record from ref_cpu"
+    not_carried = [(case, error) for case, error in errors(runs.records["ref_cpu"])
+                   if NOT_CARRIED in error]
+    assert not not_carried, f"graphs ltc-graph-v1 did not carry: {not_carried[:5]}"
+    differ = comparison.ops_with(compare.DIFFER)
+    assert not differ, (f"ref_cpu differs from eager in {differ}; "
+                        f"see {runs.build_dir / 'conformance-report.txt'}")
+    assert len(comparison.ops_running()) > 0
 
 
 def record(op, cases, **extra):

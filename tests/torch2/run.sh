@@ -7,7 +7,8 @@
 #
 #   tests/torch2/run.sh [pytest arguments]
 # Environment: BASE_PYTHON (makes the venv; default python3), VENV
-# (.venv-torch2), TORCH_SPEC (torch==2.11.0), BUILD (build-torch2).
+# (.venv-torch2), TORCH_SPEC (torch==2.11.0), BUILD (build-torch2),
+# REF_CPU_FROM (build/lib/ltc-plugins: the ref_cpu binary to test).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BASE_PYTHON=${BASE_PYTHON:-python3}
@@ -29,5 +30,12 @@ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_INSTALL_LIBDIR=lib \
   -DCMAKE_PREFIX_PATH="$torch_prefix"
 cmake --build "$BUILD" -j"${JOBS:-2}"
 (cd "$BUILD" && ctest --output-on-failure -j"${JOBS:-2}")
+# ref_cpu links no LibTorch: the binary the 1.13 build made (make build),
+# where there is one, is the one tests/python/test_ref_cpu.py loads here.
+REF_CPU_FROM=${REF_CPU_FROM:-build/lib/ltc-plugins}
+if [ -f "$REF_CPU_FROM/libltc_ref_cpu.so" ]; then
+  export LTC_TEST_REF_CPU_DIR="$(cd "$REF_CPU_FROM" && pwd)"
+  echo "tests/torch2/run.sh: ref_cpu from $LTC_TEST_REF_CPU_DIR"
+fi
 LTC_BUILD_DIR="$PWD/$BUILD" PYTHONPATH="$PWD/$BUILD/lib/python3/dist-packages" \
   "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/python "$@"
