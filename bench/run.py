@@ -188,6 +188,9 @@ def summarise(raw, backends, cases):
                 ratios[f"{key} {name}/{eager}"] = ratio(case, name, eager)
                 ratios[f"{key} {name}/{in_tree} first step"] = ratio(
                     case, name, in_tree, key="first_step_median_s")
+        for name, other, _ in workloads.PLUGIN_PAIRS:
+            if name in backends and other in backends:
+                ratios[f"{key} {name}/{other}"] = ratio(case, name, other)
 
     transfer = {}
     for name in backends:
@@ -268,6 +271,8 @@ def table(summary, checks, plugin, backends, cases, machine):
     header += [f"{p}/{in_tree[p]}" for p in plugins]
     eager = workloads.references(workloads.BACKENDS[plugins[0]])[1] if plugins else None
     header += [f"{plugins[0]}/{eager}"] if eager in backends else []
+    pairs = [(p, o) for p, o, _ in workloads.PLUGIN_PAIRS if p in backends and o in backends]
+    header += [f"{p}/{o}" for p, o in pairs]
     header += ["first step ms " + " / ".join(lazy)] if lazy else []
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
@@ -286,6 +291,7 @@ def table(summary, checks, plugin, backends, cases, machine):
         row += [ratio_cell(f"{key} {p}/{in_tree[p]}") for p in plugins]
         if eager in backends:
             row.append(ratio_cell(f"{key} {plugins[0]}/{eager}"))
+        row += [ratio_cell(f"{key} {p}/{o}") for p, o in pairs]
         if lazy:
             firsts = [summary["steps"].get(f"{key} {name}") for name in lazy]
             row.append(" / ".join(ms(s["first_step_median_s"]) if s else "–" for s in firsts))
@@ -340,6 +346,11 @@ def table(summary, checks, plugin, backends, cases, machine):
             sign = "<" if "init" in c["what"] else "<="
             lines.append(f"  {'PASS' if c['pass'] else 'MISS'}  {c['what']}: "
                          f"{value} {sign} {c['limit']}")
+    for name, other, goal in workloads.PLUGIN_PAIRS:
+        r = summary["ratios"].get(f"mlp 256x1024 {name}/{other}")
+        if r:
+            lines.append(f"Goal: {name}/{other}, steady step mlp 256x1024: {r['ratio']:.3f} "
+                         f"<= {goal}: {'PASS' if r['ratio'] <= goal else 'MISS'}")
     lines.append("")
     lines.append(f"Machine: {machine['os']}, {machine['cores']} cores ({machine['cpu']}), "
                  f"{machine['threads']} threads (OMP_WAIT_POLICY={machine['omp_wait_policy']}), "

@@ -22,6 +22,7 @@ BACKENDS = {b.name: b for b in [
     Backend("in_tree", "lazy", "in_tree", {}),
     Backend("ts_cpu", "lazy", "ts_cpu", {}),
     Backend("ts_cpu_noopt", "lazy", "ts_cpu", {"LTC_TS_OPTIMIZE": "0"}),
+    Backend("ref_cpu", "lazy", "ref_cpu", {}),
     Backend("eager_cuda", "cuda", None, {}, cuda=True),
     Backend("in_tree_cuda", "lazy", "in_tree", {"LTC_TS_CUDA": "1"}, cuda=True),
     Backend("ts_cuda", "lazy", "ts_cuda", {}, cuda=True),
@@ -34,7 +35,7 @@ def cuda_available():
 
 
 # The CUDA backends join the default set where torch sees a GPU.
-DEFAULT_BACKENDS = (["eager", "in_tree", "ts_cpu", "ts_cpu_noopt"]
+DEFAULT_BACKENDS = (["eager", "in_tree", "ts_cpu", "ts_cpu_noopt", "ref_cpu"]
                     + (CUDA_BACKENDS if cuda_available() else []))
 
 
@@ -42,6 +43,10 @@ def references(backend):
     """The in-tree and eager backends `backend`'s ratios compare with: those
     on the same kind of device."""
     return ("in_tree_cuda", "eager_cuda") if backend.cuda else ("in_tree", "eager")
+
+# Backends measured against another plugin too: (backend, other, goal for
+# the ratio of their steady steps on the 256x1024 MLP).
+PLUGIN_PAIRS = [("ref_cpu", "ts_cpu", 1.5)]
 
 # The configuration the step-time budget compares with the in-tree backend:
 # the plugin with its own optimisations off, when that was run.

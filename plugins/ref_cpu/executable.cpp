@@ -133,7 +133,7 @@ std::vector<Tensor> RefExecutable::Run(std::vector<Tensor> inputs) const {
     const std::string op = node.full_name();
     std::vector<Tensor> outputs;
     try {
-      outputs = kernels_[n](KernelArgs(node, values));
+      outputs = kernels_[n](KernelArgs(node, values, &graph_.values()));
     } catch (const Error& e) {
       if (StartsWith(e.what(), op)) throw;
       throw Error(e.code(), op + ": " + e.what());

@@ -32,8 +32,11 @@ struct Number {
 
 class KernelArgs {
  public:
-  KernelArgs(const graph::Node& node, const std::vector<Tensor>& values)
-      : node_(node), values_(values) {}
+  // `types`: the graph's value types (Graph::values()), or NULL where the
+  // node stands alone (tests).
+  KernelArgs(const graph::Node& node, const std::vector<Tensor>& values,
+             const std::vector<graph::ValueType>* types = nullptr)
+      : node_(node), values_(values), types_(types) {}
 
   size_t size() const { return node_.arguments.size(); }
   // "aten::add.Tensor", for messages.
@@ -71,11 +74,15 @@ class KernelArgs {
 
   // The node's declared output types (dtype always, shape where known).
   const graph::Node& node() const { return node_; }
+  // The dtype the graph declares for output `i`, where it is known (a value
+  // of known rank; graph-format.md, "Writing it").
+  std::optional<DLDataType> declared_dtype(size_t i) const;
 
  private:
   const graph::Argument& at(size_t i) const;
   const graph::Node& node_;
   const std::vector<Tensor>& values_;
+  const std::vector<graph::ValueType>* types_;
 };
 
 using Kernel = std::vector<Tensor> (*)(const KernelArgs& args);

@@ -58,6 +58,13 @@ const graph::Argument& KernelArgs::at(size_t i) const {
   return node_.arguments[i];
 }
 
+std::optional<DLDataType> KernelArgs::declared_dtype(size_t i) const {
+  if (types_ == nullptr || i >= node_.outputs.size()) return std::nullopt;
+  const graph::ValueType& type = (*types_)[node_.outputs[i].index];
+  if (!type.shape) return std::nullopt;
+  return type.dtype;
+}
+
 void KernelArgs::Fail(size_t i, const std::string& what) const {
   throw Error(LTC_ERROR_INVALID_ARGUMENT, op() + ": argument " + std::to_string(i) + ": " + what);
 }

@@ -26,9 +26,11 @@ case (it supports none of the dtypes run on the CPU).
 
 A backend with kernels of its own (ref_cpu) is compared with eager instead
 (`eager_reference`, `Comparison(..., independent=True)`): every case within
-tolerance, as no two implementations of a float sum agree bit for bit; and a
+tolerance, as no two implementations of a float sum agree bit for bit; a
 case it refuses with UNIMPLEMENTED while eager runs it is `refused`, not
-`differ`. Such an op is `refused` if none of its cases differs.
+`differ`; and a case it fails where the in-tree backend fails too
+(`lazy_failures`: what the lazy core cannot do) is `both fail`. Such an op
+is `refused` if none of its cases differs.
 """
 import argparse
 import math
@@ -288,7 +290,7 @@ def describe_difference(a, b):
     return "non-tensor values differ"
 
 
-def compare_op(ref, cand, independent=False):
+def compare_op(ref, cand, independent=False, lazy_fails=()):
     """(verdict, [(case, verdict, detail)]) for one op's two records."""
     rows = []
     ref_error, cand_error = ref.get("error"), cand.get("error")
@@ -317,6 +319,10 @@ def compare_op(ref, cand, independent=False):
                                       "run_ops.py is not deterministic here"))
             continue
         tolerance = ref.get("tolerance", {})
+        cand_case = cand["cases"].get(key)
+        if key in lazy_fails and cand_case and cand_case.get("ok") is False:
+            rows.append((key, BOTH_FAIL, "the in-tree backend fails too: " + cand_case["error"]))
+            continue
         verdict, detail = compare_case(ref["cases"].get(key), cand["cases"].get(key),
                                        tolerance, ref.get("not_comparable", False), erratic,
                                        independent)
@@ -363,8 +369,18 @@ def eager_reference(records):
     return reference
 
 
+def lazy_failures(records):
+    """{op: {case key}} where a lazy backend failed: what the lazy core
+    itself cannot do (an op without a lowering for a dtype, an eager
+    fallback it cannot make) fails under every backend."""
+    return {op: {key for key, case in record["cases"].items()
+                 if case and case.get("ok") is False}
+            for op, record in records.items()}
+
+
 class Comparison:
-    def __init__(self, ref, cand, ref_name="intree", cand_name="ts_cpu", independent=False):
+    def __init__(self, ref, cand, ref_name="intree", cand_name="ts_cpu", independent=False,
+                 lazy_fails=None):
         self.ref_name, self.cand_name = ref_name, cand_name
         self.independent = independent
         self.ops = {}
@@ -374,7 +390,8 @@ class Comparison:
                 which = ref_name if op not in ref else cand_name
                 self.ops[op] = (DIFFER, [("op", DIFFER, f"no record from {which}")])
             else:
-                self.ops[op] = compare_op(ref[op], cand[op], independent)
+                self.ops[op] = compare_op(ref[op], cand[op], independent,
+                                          (lazy_fails or {}).get(op, ()))
 
     def ops_with(self, verdict):
         return [op for op, (v, _) in self.ops.items() if v == verdict]
