@@ -133,22 +133,40 @@ class PortableWriter {
       case c10::TypeKind::IntType: return Scalar(kDLInt, 64);
       case c10::TypeKind::FloatType: return Scalar(kDLFloat, 64);
       case c10::TypeKind::BoolType: return Scalar(LTC_DL_BOOL_CODE, 8);
+      case c10::TypeKind::NumberType: {
+        // A `Scalar` (LibTorch 2.x lowers 0-dim tensors to numbers with
+        // aten::ScalarImplicit): the number kind of its tensor operand.
+        const g::ValueType operand = FirstTensorOperand(value);
+        if (operand.dtype.code == kDLFloat || operand.dtype.code == kDLBfloat) {
+          return Scalar(kDLFloat, 64);
+        }
+        if (operand.dtype.code == LTC_DL_BOOL_CODE) return Scalar(LTC_DL_BOOL_CODE, 8);
+        if (operand.dtype.code == kDLInt || operand.dtype.code == kDLUInt) {
+          return Scalar(kDLInt, 64);
+        }
+        throw NotExpressible{what + " (" + Describe(*value.node()) + ") is a complex number"};
+      }
       case c10::TypeKind::TensorType: {
         const auto tensor = value.type()->expect<c10::TensorType>();
         if (tensor->scalarType()) return TensorTypeOf(*tensor, *tensor->scalarType(), what);
-        for (const Value* input : value.node()->inputs()) {
-          const auto operand = ids_.find(input);
-          if (operand == ids_.end()) continue;
-          const g::ValueType& type = types_.at(operand->second.index);
-          if (type.kind != g::ValueKind::kTensor) continue;
-          return g::ValueType{g::ValueKind::kTensor, type.dtype, std::nullopt};
-        }
-        throw NotExpressible{what + " (" + Describe(*value.node()) + ") has no dtype"};
+        return g::ValueType{g::ValueKind::kTensor, FirstTensorOperand(value).dtype, std::nullopt};
       }
       default:
         throw NotExpressible{what + " (" + Describe(*value.node()) + ") is of type " +
                              value.type()->str()};
     }
+  }
+
+  // The type of the first tensor operand of the node defining `value`.
+  g::ValueType FirstTensorOperand(const Value& value) const {
+    for (const Value* input : value.node()->inputs()) {
+      const auto operand = ids_.find(input);
+      if (operand == ids_.end()) continue;
+      const g::ValueType& type = types_.at(operand->second.index);
+      if (type.kind == g::ValueKind::kTensor) return type;
+    }
+    throw NotExpressible{"%" + value.debugName() + " (" + Describe(*value.node()) +
+                         ") has no dtype"};
   }
 
   // Tensor constants, and number constants that a value list names, in the

@@ -87,6 +87,13 @@ class KernelArgs {
 
 using Kernel = std::vector<Tensor> (*)(const KernelArgs& args);
 
+// The outputs of a kernel with one.
+inline std::vector<Tensor> One(Tensor t) {
+  std::vector<Tensor> out;
+  out.push_back(std::move(t));
+  return out;
+}
+
 // The ops ref_cpu runs, by full name ("aten::add.Tensor").
 class KernelRegistry {
  public:

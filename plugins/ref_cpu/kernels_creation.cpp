@@ -13,12 +13,6 @@ namespace {
 
 using plugin::Error;
 
-std::vector<Tensor> One(Tensor t) {
-  std::vector<Tensor> out;
-  out.push_back(std::move(t));
-  return out;
-}
-
 // `value` in every element, converted exactly for integer values.
 Tensor Filled(DLDataType dtype, std::vector<int64_t> shape, const Number& value) {
   Tensor t = Tensor::Empty(dtype, std::move(shape));

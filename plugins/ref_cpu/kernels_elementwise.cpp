@@ -14,12 +14,6 @@ namespace {
 
 using plugin::Error;
 
-std::vector<Tensor> One(Tensor t) {
-  std::vector<Tensor> out;
-  out.push_back(std::move(t));
-  return out;
-}
-
 // The dtype torch computes a float-only op in: floats keep theirs, integers
 // and bool become the default float32.
 DLDataType FloatingOf(DLDataType d) { return IsFloating(d) ? d : kFloat32; }
@@ -113,6 +107,16 @@ Tensor Arithmetic(const std::string& op, const Tensor& a, const Tensor& b, DLDat
   });
 }
 
+// The dtype of an arithmetic op's result: the graph's where it says. The
+// lazy core uploads a Python number as a 0-dim tensor (float64 for a float),
+// which by the promotion rules of tensors would make `bool_tensor * 0.5`
+// float64; its IR, which still knew the number, declares eager's float32.
+DLDataType ArithmeticType(const KernelArgs& a, const Tensor& x, const Tensor& y) {
+  const DLDataType promoted = ResultType(x, y);
+  const std::optional<DLDataType> declared = a.declared_dtype(0);
+  return declared && IsFloating(*declared) == IsFloating(promoted) ? *declared : promoted;
+}
+
 // f(a, b) compared in the promoted dtype: bool results.
 template <typename F>
 Tensor Compare(const std::string& op, const Tensor& a, const Tensor& b, F f) {
@@ -155,7 +159,7 @@ Tensor AddImpl(const std::string& op, const Tensor& a, const Tensor& b, const Nu
 std::vector<Tensor> AddTensor(const KernelArgs& a) {
   const Tensor& x = a.tensor(0);
   const Tensor& y = a.tensor(1);
-  return One(AddImpl(a.op(), x, y, a.number(2), ResultType(x, y), false));
+  return One(AddImpl(a.op(), x, y, a.number(2), ArithmeticType(a, x, y), false));
 }
 std::vector<Tensor> AddScalar(const KernelArgs& a) {
   const Tensor& x = a.tensor(0);
@@ -166,7 +170,7 @@ std::vector<Tensor> AddScalar(const KernelArgs& a) {
 std::vector<Tensor> SubTensor(const KernelArgs& a) {
   const Tensor& x = a.tensor(0);
   const Tensor& y = a.tensor(1);
-  return One(AddImpl(a.op(), x, y, a.number(2), ResultType(x, y), true));
+  return One(AddImpl(a.op(), x, y, a.number(2), ArithmeticType(a, x, y), true));
 }
 std::vector<Tensor> SubScalar(const KernelArgs& a) {
   const Tensor& x = a.tensor(0);
@@ -178,7 +182,7 @@ std::vector<Tensor> SubScalar(const KernelArgs& a) {
 std::vector<Tensor> RsubTensor(const KernelArgs& a) {
   const Tensor& x = a.tensor(0);
   const Tensor& y = a.tensor(1);
-  return One(AddImpl(a.op(), y, x, a.number(2), ResultType(x, y), true));
+  return One(AddImpl(a.op(), y, x, a.number(2), ArithmeticType(a, x, y), true));
 }
 std::vector<Tensor> RsubScalar(const KernelArgs& a) {
   const Tensor& x = a.tensor(0);
@@ -193,7 +197,7 @@ DLDataType SecondOperand(const KernelArgs& a, bool scalar, Tensor* other) {
   const Tensor& x = a.tensor(0);
   if (!scalar) {
     *other = a.tensor(1);
-    return ResultType(x, *other);
+    return ArithmeticType(a, x, *other);
   }
   const Number n = a.number(1);
   const DLDataType dtype = ResultType(x, n);
@@ -337,7 +341,7 @@ Tensor PowImpl(const std::string& op, const Tensor& x, const Tensor& y, DLDataTy
 std::vector<Tensor> PowTensorTensor(const KernelArgs& a) {
   const Tensor& x = a.tensor(0);
   const Tensor& y = a.tensor(1);
-  return One(PowImpl(a.op(), x, y, ResultType(x, y)));
+  return One(PowImpl(a.op(), x, y, ArithmeticType(a, x, y)));
 }
 std::vector<Tensor> PowTensorScalar(const KernelArgs& a) {
   const Tensor& x = a.tensor(0);
@@ -468,7 +472,7 @@ Tensor WhereImpl(const std::string& op, const Tensor& cond, const Tensor& x, con
 std::vector<Tensor> WhereSelf(const KernelArgs& a) {
   const Tensor& x = a.tensor(1);
   const Tensor& y = a.tensor(2);
-  return One(WhereImpl(a.op(), a.tensor(0), x, y, ResultType(x, y)));
+  return One(WhereImpl(a.op(), a.tensor(0), x, y, ArithmeticType(a, x, y)));
 }
 std::vector<Tensor> WhereScalarOther(const KernelArgs& a) {
   const Tensor& x = a.tensor(1);

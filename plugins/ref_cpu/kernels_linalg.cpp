@@ -14,12 +14,6 @@ namespace {
 
 using plugin::Error;
 
-std::vector<Tensor> One(Tensor t) {
-  std::vector<Tensor> out;
-  out.push_back(std::move(t));
-  return out;
-}
-
 template <typename T>
 T NumberAs(const Number& n) {
   return n.is_floating ? Convert<T>(n.floating) : Convert<T>(n.integer);

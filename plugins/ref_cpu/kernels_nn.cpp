@@ -4,12 +4,14 @@
 // wins a max, how a mean divides).
 //
 // Backward ops that take an output_mask return a zero-filled tensor of the
-// gradient's shape for a False entry. Eager returns an undefined tensor
-// there, which ltc-graph-v1 cannot carry; the lazy IR declares the full
-// gradient shape for that output, and the interpreter holds every output to
-// its declared type. Nothing in a lowered graph reads such an output.
+// shape the lazy IR declares for a False entry: mostly the full gradient
+// shape, [] for native_layer_norm_backward (also where weight or bias is
+// None). Eager returns an undefined tensor there, which ltc-graph-v1 cannot
+// carry, and the interpreter holds every output to its declared type.
+// Nothing in a lowered graph reads such an output.
 //
-// Sums accumulate in double, so float32 results may differ from eager's
+// Batch norm follows ATen's CPU kernels' rounding step by step (see there).
+// Elsewhere sums accumulate in double, so float32 results may differ from eager's
 // float accumulation in the last bits only.
 #include "dispatch.h"
 #include "kernel.h"
@@ -846,6 +848,23 @@ std::optional<Tensor> ChannelParam(const KernelArgs& args, size_t i, DLDataType 
   return t;
 }
 
+// A per-channel statistic of any floating dtype, seen in `dtype`: the lazy
+// core declares native_batch_norm's saved statistics float32 (the default
+// dtype) where there are no running ones, whatever the input's dtype.
+std::optional<Tensor> ChannelStat(const KernelArgs& args, size_t i, DLDataType dtype,
+                                  int64_t channels) {
+  if (args.is_none(i)) return std::nullopt;
+  const Tensor& t = FloatingTensor(args, i);
+  ExpectNumel(args, i, t, channels);
+  return t.To(dtype);
+}
+
+// Output `i` in the dtype the graph declares for it (eager's).
+Tensor AsDeclared(const KernelArgs& args, size_t i, const Tensor& t) {
+  const std::optional<DLDataType> dtype = args.declared_dtype(i);
+  return dtype ? t.To(*dtype) : t;
+}
+
 // For channel c, f(element offset) over every element of the channel.
 template <typename F>
 void ForEachInChannel(const ChannelGeometry& g, int64_t c, F&& f) {
@@ -855,6 +874,29 @@ void ForEachInChannel(const ChannelGeometry& g, int64_t c, F&& f) {
   }
 }
 
+// Training statistics as ATen's CPU kernel (batch_norm_cpu_collect_stats)
+// computes them: sums accumulate in double, the mean and the variance sum
+// are rounded to T, x - mean is taken in T, and invstd is 1 / sqrt(var + eps)
+// in double, rounded to T.
+template <typename T>
+void TrainingStats(const ChannelGeometry& g, int64_t c, const T* x, double eps, T* mean_out,
+                   T* var_sum_out, T* invstd_out) {
+  double sum = 0;
+  ForEachInChannel(g, c, [&](int64_t e) { sum += x[e]; });
+  const T mean = static_cast<T>(sum / static_cast<double>(g.count()));
+  double sq = 0;
+  ForEachInChannel(g, c, [&](int64_t e) {
+    const T d = x[e] - mean;
+    sq += d * d;
+  });
+  const T var_sum = static_cast<T>(sq);
+  // _var_sum / n in T; 0 where var and eps are both 0 (ATen's InvStd).
+  const double var = static_cast<double>(static_cast<T>(var_sum / static_cast<T>(g.count())));
+  *mean_out = mean;
+  *var_sum_out = var_sum;
+  *invstd_out = (var != 0 || eps != 0) ? static_cast<T>(1.0 / std::sqrt(var + eps)) : T(0);
+}
+
 // (input, weight, bias, running_mean, running_var, training, momentum, eps)
 // -> (output, save_mean, save_invstd). The one kernel that writes into its
 // inputs: the schema marks running_mean and running_var mutable (`Tensor(a!)`),
@@ -862,7 +904,10 @@ void ForEachInChannel(const ChannelGeometry& g, int64_t c, F&& f) {
 // parameter buffers themselves as the new running statistics, as the
 // TorchScript backends, which run the op in place, expect. In evaluation the
 // saved statistics are the running ones (the lazy IR declares them [C];
-// eager returns empty tensors there).
+// eager returns empty tensors there). The output is computed as ATen's CPU
+// kernel does (batch_norm_cpu_contiguous_impl): alpha = invstd * w and
+// beta = b - mean * alpha in T, then y = fma(x, alpha, beta) in T; in
+// evaluation invstd = 1 / sqrt(running_var + T(eps)) in T.
 std::vector<Tensor> NativeBatchNorm(const KernelArgs& args) {
   const Tensor& input = FloatingTensor(args, 0);
   const ChannelGeometry g = ChannelShape(args, 0, input);
@@ -876,10 +921,14 @@ std::vector<Tensor> NativeBatchNorm(const KernelArgs& args) {
   if (!training && (!running_mean || !running_var)) {
     args.Fail(3, "running_mean and running_var must be defined in evaluation mode");
   }
-  if (training && g.count() <= 1) {
-    args.Fail(0, "expected more than 1 value per channel when training, got input of shape " +
-                     ShapeString(input.shape()));
+  if (!training) {
+    // The lazy core declares the saved statistics [C] here, where eager
+    // (and the TorchScript backends) return empty ones: no result can be
+    // both what the graph says and what eager gives.
+    args.Unsupported("evaluation mode (training=false)");
   }
+  // No "more than 1 value per channel" check: that is F.batch_norm's (Python)
+  // and ATen's native_batch_norm runs any size, zero-size included.
   Tensor out = Tensor::Empty(input.dtype(), input.shape());
   Tensor save_mean = Tensor::Empty(input.dtype(), {g.channels});
   Tensor save_invstd = Tensor::Empty(input.dtype(), {g.channels});
@@ -890,35 +939,34 @@ std::vector<Tensor> NativeBatchNorm(const KernelArgs& args) {
     const T* b = DataOrNull<T>(bias);
     T* y = out.mutable_data<T>();
     for (int64_t c = 0; c < g.channels; ++c) {
-      double mean, invstd;
+      T mean, invstd;
       if (training) {
-        double sum = 0;
-        ForEachInChannel(g, c, [&](int64_t e) { sum += x[e]; });
-        mean = sum / static_cast<double>(g.count());
-        double sq = 0;
-        ForEachInChannel(g, c, [&](int64_t e) { sq += (x[e] - mean) * (x[e] - mean); });
-        invstd = 1.0 / std::sqrt(sq / static_cast<double>(g.count()) + eps);
+        T var_sum;
+        TrainingStats(g, c, x, eps, &mean, &var_sum, &invstd);
+        const T m = static_cast<T>(momentum);
         if (running_mean) {
           T& r = running_mean->mutable_data<T>()[c];
-          r = static_cast<T>((1 - momentum) * r + momentum * mean);
+          r = m * mean + (1 - m) * r;
         }
         if (running_var) {
           T& r = running_var->mutable_data<T>()[c];
-          const double unbiased = sq / static_cast<double>(g.count() - 1);
-          r = static_cast<T>((1 - momentum) * r + momentum * unbiased);
+          const T unbiased = static_cast<T>(static_cast<double>(var_sum) /
+                                            static_cast<double>(g.count() - 1));
+          r = m * unbiased + (1 - m) * r;
         }
       } else {
         mean = running_mean->data<T>()[c];
-        invstd = 1.0 / std::sqrt(static_cast<double>(running_var->data<T>()[c]) + eps);
+        invstd = T(1) / std::sqrt(running_var->data<T>()[c] + static_cast<T>(eps));
       }
-      save_mean.mutable_data<T>()[c] = static_cast<T>(mean);
-      save_invstd.mutable_data<T>()[c] = static_cast<T>(invstd);
-      const double scale = invstd * (w ? w[c] : 1.0);
-      const double shift = (b ? b[c] : 0.0) - mean * scale;
-      ForEachInChannel(g, c, [&](int64_t e) { y[e] = static_cast<T>(x[e] * scale + shift); });
+      save_mean.mutable_data<T>()[c] = mean;
+      save_invstd.mutable_data<T>()[c] = invstd;
+      const T alpha = invstd * (w ? w[c] : T(1));
+      const T beta = (b ? b[c] : T(0)) - mean * alpha;
+      // One fused multiply-add, as ATen's vectorised loop (vec::fmadd).
+      ForEachInChannel(g, c, [&](int64_t e) { y[e] = std::fma(x[e], alpha, beta); });
     }
   });
-  return {out, save_mean, save_invstd};
+  return {out, AsDeclared(args, 1, save_mean), AsDeclared(args, 2, save_invstd)};
 }
 
 // (grad_out, input, weight, running_mean, running_var, save_mean,
@@ -931,10 +979,10 @@ std::vector<Tensor> NativeBatchNormBackward(const KernelArgs& args) {
   const ChannelGeometry g = ChannelShape(args, 1, input);
   const DLDataType dtype = grad.dtype();
   const std::optional<Tensor> weight = ChannelParam(args, 2, dtype, g.channels);
-  const std::optional<Tensor> running_mean = ChannelParam(args, 3, dtype, g.channels);
-  const std::optional<Tensor> running_var = ChannelParam(args, 4, dtype, g.channels);
-  const std::optional<Tensor> save_mean = ChannelParam(args, 5, dtype, g.channels);
-  const std::optional<Tensor> save_invstd = ChannelParam(args, 6, dtype, g.channels);
+  const std::optional<Tensor> running_mean = ChannelStat(args, 3, dtype, g.channels);
+  const std::optional<Tensor> running_var = ChannelStat(args, 4, dtype, g.channels);
+  std::optional<Tensor> save_mean = ChannelStat(args, 5, dtype, g.channels);
+  std::optional<Tensor> save_invstd = ChannelStat(args, 6, dtype, g.channels);
   const bool train = args.boolean(7);
   const double eps = args.floating(8);
   const std::vector<bool> mask = args.bool_list(9);
@@ -943,6 +991,24 @@ std::vector<Tensor> NativeBatchNormBackward(const KernelArgs& args) {
     args.Fail(5, "training needs save_mean and save_invstd");
   if (!train && (!running_mean || !running_var)) {
     args.Fail(3, "evaluation needs running_mean and running_var");
+  }
+  // Saved statistics narrower than the input (float32 beside a float64 input,
+  // as the lazy core declares them without running statistics) lost
+  // precision eager's did not: recompute them from the input as the forward
+  // did.
+  const bool narrow_stats = train && (args.tensor(5).dtype() != dtype ||
+                                      args.tensor(6).dtype() != dtype);
+  if (narrow_stats) {
+    save_mean = Tensor::Empty(dtype, {g.channels});
+    save_invstd = Tensor::Empty(dtype, {g.channels});
+    DispatchFloating(dtype, args.op(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      for (int64_t c = 0; c < g.channels; ++c) {
+        T var_sum;
+        TrainingStats(g, c, input.data<T>(), eps, save_mean->mutable_data<T>() + c, &var_sum,
+                      save_invstd->mutable_data<T>() + c);
+      }
+    });
   }
   Tensor grad_input = Tensor::Zeros(dtype, input.shape());
   Tensor grad_weight = Tensor::Zeros(dtype, {g.channels});
@@ -973,14 +1039,18 @@ std::vector<Tensor> NativeBatchNormBackward(const KernelArgs& args) {
             dx[e] = static_cast<T>((dy[e] - grad_mean - (x[e] - mean) * k) * scale);
           });
         } else {
-          ForEachInChannel(g, c, [&](int64_t e) { dx[e] = static_cast<T>(dy[e] * scale); });
+          // As ATen: invstd from double rounded to T, then (dy * invstd) * w in T.
+          const T inv = static_cast<T>(invstd);
+          const T wc = w ? w[c] : T(1);
+          ForEachInChannel(g, c, [&](int64_t e) { dx[e] = (dy[e] * inv) * wc; });
         }
       }
       if (mask[1]) grad_weight.mutable_data<T>()[c] = static_cast<T>(dot * invstd);
       if (mask[2]) grad_bias.mutable_data<T>()[c] = static_cast<T>(sum);
     }
   });
-  return {grad_input, grad_weight, grad_bias};
+  // The lazy core declares grad_weight and grad_bias in the default dtype.
+  return {grad_input, AsDeclared(args, 1, grad_weight), AsDeclared(args, 2, grad_bias)};
 }
 
 // ---- layer norm ------------------------------------------------------------
@@ -1067,10 +1137,15 @@ std::vector<Tensor> NativeLayerNormBackward(const KernelArgs& args) {
   if (weight) ExpectNumel(args, 5, *weight, g.cols);
   const std::vector<bool> mask = args.bool_list(7);
   if (mask.size() != 3) args.Fail(7, "expected 3 entries");
-  const std::vector<int64_t> param_shape = args.int_list(2);
-  Tensor grad_input = Tensor::Zeros(dtype, input.shape());
-  Tensor grad_weight = Tensor::Zeros(dtype, weight ? weight->shape() : param_shape);
-  Tensor grad_bias = Tensor::Zeros(dtype, weight ? weight->shape() : param_shape);
+  const std::optional<Tensor> bias = OptionalSameDtype(args, 6, dtype);
+  // The shapes the lazy core declares (compute_shape_native_layer_norm_backward):
+  // [] for a gradient eager leaves undefined (a False mask entry, or no weight
+  // or bias); nothing reads that output, so a zero of the declared shape stands in.
+  Tensor grad_input = Tensor::Zeros(dtype, mask[0] ? input.shape() : std::vector<int64_t>{});
+  Tensor grad_weight =
+      Tensor::Zeros(dtype, mask[1] && weight ? weight->shape() : std::vector<int64_t>{});
+  Tensor grad_bias =
+      Tensor::Zeros(dtype, mask[2] && bias ? bias->shape() : std::vector<int64_t>{});
   DispatchFloating(dtype, args.op(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* w = DataOrNull<T>(weight);
@@ -1103,8 +1178,8 @@ std::vector<Tensor> NativeLayerNormBackward(const KernelArgs& args) {
       }
     }
     for (int64_t j = 0; j < g.cols; ++j) {
-      if (mask[1]) grad_weight.mutable_data<T>()[j] = static_cast<T>(dgamma[j]);
-      if (mask[2]) grad_bias.mutable_data<T>()[j] = static_cast<T>(dbeta[j]);
+      if (mask[1] && weight) grad_weight.mutable_data<T>()[j] = static_cast<T>(dgamma[j]);
+      if (mask[2] && bias) grad_bias.mutable_data<T>()[j] = static_cast<T>(dbeta[j]);
     }
   });
   return {grad_input, grad_weight, grad_bias};

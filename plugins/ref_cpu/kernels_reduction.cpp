@@ -15,12 +15,6 @@ namespace {
 
 using plugin::Error;
 
-std::vector<Tensor> One(Tensor t) {
-  std::vector<Tensor> out;
-  out.push_back(std::move(t));
-  return out;
-}
-
 // The input with the reduced dimensions moved last and made contiguous:
 // output element i reduces elements [i * run, (i + 1) * run).
 struct Arranged {

@@ -14,12 +14,6 @@ namespace {
 
 using plugin::Error;
 
-std::vector<Tensor> One(Tensor t) {
-  std::vector<Tensor> out;
-  out.push_back(std::move(t));
-  return out;
-}
-
 // f(TypeTag<U>) for an unsigned type as wide as one element: moving
 // elements needs only their size.
 template <typename F>
@@ -343,6 +337,28 @@ std::vector<Tensor> ReshapeAliasCopy(const KernelArgs& a) {
 }
 
 std::vector<Tensor> CopyKernel(const KernelArgs& a) { return One(Copy(a.tensor(0))); }
+
+// aten::IntImplicit (a 0-dim integer tensor as an int): TorchScript's
+// lowering of slice_copy wraps its bounds in it. The int stays a 0-dim
+// int64 tensor, which KernelArgs::number reads as the number it holds.
+std::vector<Tensor> IntImplicit(const KernelArgs& a) {
+  const Tensor& x = a.tensor(0);
+  if (x.dim() != 0 || !IsIntegral(x.dtype())) {
+    a.Fail(0, "expected a 0-dim integer tensor, got " + DtypeName(x.dtype()) +
+                  ShapeString(x.shape()));
+  }
+  return One(x.To(kInt64));
+}
+
+// aten::ScalarImplicit and aten::FloatImplicit (a 0-dim tensor as a
+// number: LibTorch 2.x lowers Scalar arguments that are lazy values so): the
+// host declares the number float64, int64 or bool by its tensor's kind.
+std::vector<Tensor> NumberImplicit(const KernelArgs& a) {
+  const Tensor& x = a.tensor(0);
+  if (x.dim() != 0) a.Fail(0, "expected a 0-dim tensor, got " + ShapeString(x.shape()));
+  const DLDataType number = IsFloating(x.dtype()) ? kFloat64 : IsBool(x.dtype()) ? kBool : kInt64;
+  return One(x.To(a.declared_dtype(0).value_or(number)));
+}
 
 std::vector<Tensor> ToCopy(const KernelArgs& a) {
   const Tensor& x = a.tensor(0);
@@ -976,6 +992,9 @@ void RegisterShapeKernels(KernelRegistry& r) {
   r.Add("aten::clone", CopyKernel);
   r.Add("aten::contiguous", CopyKernel);
   r.Add("aten::lift_fresh_copy", CopyKernel);
+  r.Add("aten::IntImplicit", IntImplicit);
+  r.Add("aten::ScalarImplicit", NumberImplicit);
+  r.Add("aten::FloatImplicit", NumberImplicit);
   r.Add("aten::_to_copy", ToCopy);
   r.Add("aten::select_scatter", SelectScatter);
   r.Add("aten::slice_scatter", SliceScatter);

@@ -28,9 +28,11 @@ A backend with kernels of its own (ref_cpu) is compared with eager instead
 (`eager_reference`, `Comparison(..., independent=True)`): every case within
 tolerance, as no two implementations of a float sum agree bit for bit; a
 case it refuses with UNIMPLEMENTED while eager runs it is `refused`, not
-`differ`; and a case it fails where the in-tree backend fails too
-(`lazy_failures`: what the lazy core cannot do) is `both fail`. Such an op
-is `refused` if none of its cases differs.
+`differ`. Given the in-tree backend's records (`lazy=`), a case it fails
+where the in-tree backend fails too (what the lazy core cannot do) is `both
+fail`, and a result within tolerance of the in-tree backend's where eager's
+differs (where the lazy core's graph is not eager's op) is `same`, and the
+report says so. Such an op is `refused` if none of its cases differs.
 """
 import argparse
 import math
@@ -43,6 +45,7 @@ from run_ops import read_records, tensors_in
 SAME, DIFFER, BOTH_FAIL, NOT_RUN = "same", "differ", "both fail", "not run"
 REFUSED = "refused"
 AS_EAGER = "as eager, bit for bit; in-tree differs: "
+AS_IN_TREE = "as the in-tree backend, within tolerance; eager differs: "
 
 
 # -- recording tensors ----------------------------------------------------
@@ -290,7 +293,11 @@ def describe_difference(a, b):
     return "non-tensor values differ"
 
 
-def compare_op(ref, cand, independent=False, lazy_fails=()):
+def compare_op(ref, cand, independent=False, lazy=None):
+    """`lazy`: for a backend compared with eager, the in-tree backend's
+    record of the op: a case it fails too is the lazy core's failure, and a
+    result within tolerance of its result is the lazy core's difference from
+    eager, not the candidate's."""
     """(verdict, [(case, verdict, detail)]) for one op's two records."""
     rows = []
     ref_error, cand_error = ref.get("error"), cand.get("error")
@@ -320,12 +327,21 @@ def compare_op(ref, cand, independent=False, lazy_fails=()):
             continue
         tolerance = ref.get("tolerance", {})
         cand_case = cand["cases"].get(key)
-        if key in lazy_fails and cand_case and cand_case.get("ok") is False:
+        lazy_case = (lazy or {}).get("cases", {}).get(key)
+        if lazy_case and lazy_case.get("ok") is False and cand_case and cand_case.get("ok") is False:
             rows.append((key, BOTH_FAIL, "the in-tree backend fails too: " + cand_case["error"]))
             continue
         verdict, detail = compare_case(ref["cases"].get(key), cand["cases"].get(key),
                                        tolerance, ref.get("not_comparable", False), erratic,
                                        independent)
+        if (verdict == DIFFER and lazy_case and lazy_case.get("ok") and cand_case
+                and cand_case.get("ok") and lazy_case["lazy"] != "random"
+                and close(lazy_case["value"], cand_case["value"], tolerance)):
+            verdict, detail = SAME, AS_IN_TREE + detail
+        elif (verdict == DIFFER and lazy_case and lazy_case.get("ok") and cand_case
+                and cand_case.get("ok") and lazy_case["lazy"] == "random"
+                and same_shapes(lazy_case["value"], cand_case["value"])):
+            verdict, detail = SAME, AS_IN_TREE + "random under both: shapes and dtypes equal"
         rows.append((key, verdict, detail))
     verdicts = {verdict for _, verdict, _ in rows}
     if not rows:
@@ -369,18 +385,9 @@ def eager_reference(records):
     return reference
 
 
-def lazy_failures(records):
-    """{op: {case key}} where a lazy backend failed: what the lazy core
-    itself cannot do (an op without a lowering for a dtype, an eager
-    fallback it cannot make) fails under every backend."""
-    return {op: {key for key, case in record["cases"].items()
-                 if case and case.get("ok") is False}
-            for op, record in records.items()}
-
-
 class Comparison:
     def __init__(self, ref, cand, ref_name="intree", cand_name="ts_cpu", independent=False,
-                 lazy_fails=None):
+                 lazy=None):
         self.ref_name, self.cand_name = ref_name, cand_name
         self.independent = independent
         self.ops = {}
@@ -391,7 +398,7 @@ class Comparison:
                 self.ops[op] = (DIFFER, [("op", DIFFER, f"no record from {which}")])
             else:
                 self.ops[op] = compare_op(ref[op], cand[op], independent,
-                                          (lazy_fails or {}).get(op, ()))
+                                          (lazy or {}).get(op))
 
     def ops_with(self, verdict):
         return [op for op, (v, _) in self.ops.items() if v == verdict]
@@ -466,6 +473,11 @@ class Comparison:
         if as_eager:
             lines.append(f"ops the same as eager, not as in-tree, in some case "
                          f"({len(as_eager)}): " + ", ".join(as_eager))
+        as_in_tree = sorted({op for op, (_, rows) in self.ops.items()
+                             if any(detail.startswith(AS_IN_TREE) for _, _, detail in rows)})
+        if as_in_tree:
+            lines.append(f"ops the same as in-tree, not as eager, in some case "
+                         f"({len(as_in_tree)}): " + ", ".join(as_in_tree))
         return "\n".join(lines)
 
     def report(self, header=""):

@@ -88,10 +88,9 @@ class Runs:
     def compare(self, reference, candidate, independent=False):
         ref = (compare.eager_reference(self.records[candidate]) if reference == "eager"
                else self.records[reference])
-        lazy_fails = compare.lazy_failures(self.records["intree"]) if independent else None
         comparison = compare.Comparison(ref, self.records[candidate], ref_name=reference,
                                         cand_name=candidate, independent=independent,
-                                        lazy_fails=lazy_fails)
+                                        lazy=self.records["intree"] if independent else None)
         text = header(reference, candidate, self.samples, self.dtypes, self.ops, self.seconds)
         self.reports[candidate] = comparison.report(text)
         (self.build_dir / "conformance-report.txt").write_text(
@@ -267,18 +266,21 @@ def test_compare_against_eager_takes_tolerance_and_refusals():
         "only_lazy_runs": record("only_lazy_runs", {key: ok(x, eager=None)}),
     }
     runs["lazy_core_fails"] = record("lazy_core_fails", {key: failed("RuntimeError: view")})
+    runs["as_in_tree"] = record("as_in_tree", {key: ok(x + 1, eager_value=x)})
     in_tree = {"lazy_core_fails": record("lazy_core_fails", {key: failed("RuntimeError: view")}),
-               "crashes": record("crashes", {key: ok(x)})}
+               "crashes": record("crashes", {key: ok(x)}),
+               "as_in_tree": record("as_in_tree", {key: ok(nudged + 1)}),
+               "wrong": record("wrong", {key: ok(x)})}
     comparison = compare.Comparison(compare.eager_reference(runs), runs, ref_name="eager",
-                                    cand_name="ref_cpu", independent=True,
-                                    lazy_fails=compare.lazy_failures(in_tree))
+                                    cand_name="ref_cpu", independent=True, lazy=in_tree)
     verdicts = {op: verdict for op, (verdict, _) in comparison.ops.items()}
     assert verdicts == {
         "nudged": compare.SAME, "wrong": compare.DIFFER, "wrong_dtype": compare.DIFFER,
         "refused": compare.REFUSED, "crashes": compare.DIFFER,
         "eager_fails": compare.BOTH_FAIL, "only_lazy_runs": compare.DIFFER,
-        "lazy_core_fails": compare.BOTH_FAIL,
+        "lazy_core_fails": compare.BOTH_FAIL, "as_in_tree": compare.SAME,
     }
-    assert comparison.ops_running() == ["nudged"]
+    assert comparison.ops_running() == ["as_in_tree", "nudged"]
     table = comparison.table()
-    assert "ref_cpu runs 1 ops" in table and "refused" in table.splitlines()[0]
+    assert "ref_cpu runs 2 ops" in table and "refused" in table.splitlines()[0]
+    assert "ops the same as in-tree, not as eager, in some case (1): as_in_tree" in table
