@@ -18,9 +18,9 @@ BUILD=${BUILD:-build-torch2}
 
 if [ ! -x "$VENV/bin/python" ]; then "$BASE_PYTHON" -m venv "$VENV"; fi
 PYTHON="$PWD/$VENV/bin/python"
-if ! "$PYTHON" -c 'import torch, pytest, expecttest, matplotlib' 2>/dev/null; then
+if ! "$PYTHON" -c 'import torch, pytest, expecttest, matplotlib, sklearn' 2>/dev/null; then
   echo "tests/torch2/run.sh: installing $TORCH_SPEC into $VENV"
-  "$PYTHON" -m pip install -q "$TORCH_SPEC" numpy pytest expecttest matplotlib
+  "$PYTHON" -m pip install -q "$TORCH_SPEC" numpy pytest expecttest matplotlib scikit-learn
 fi
 "$PYTHON" -c 'import torch; print("testing against torch", torch.__version__)'
 
