@@ -108,7 +108,7 @@ def test_an_unknown_graph_format_is_refused_with_the_known_ones(build_dir):
     """, env={"LTC_GRAPH_FORMAT": "onnx"})
     assert result.returncode != 0
     assert ("LTC_GRAPH_FORMAT=onnx is not a graph format this host writes "
-            "(torchscript-ir-v1, torchscript-archive-v1)") in result.stderr
+            "(ltc-graph-v1, torchscript-ir-v1, torchscript-archive-v1)") in result.stderr
 
 
 def test_graphs_with_constants_tuples_and_scalars(build_dir):
