@@ -1,6 +1,7 @@
 #include "dispatch.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace ltc::ref_cpu {
 
@@ -176,6 +177,15 @@ void GatherElements(const U* src, U* dst, const std::vector<int64_t>& shape,
 }
 
 }  // namespace
+
+Tensor BroadcastCopy(const Tensor& src, const std::vector<int64_t>& shape, DLDataType dtype) {
+  const Tensor s = src.To(dtype);
+  if (s.shape() != shape) return GatherStrided(s, shape, BroadcastStrides(s.shape(), shape), 0);
+  // To() returns `src` itself where the dtype matches: copy it.
+  Tensor out = Tensor::Empty(dtype, shape);
+  if (s.nbytes() != 0) std::memcpy(out.mutable_raw(), s.raw(), s.nbytes());
+  return out;
+}
 
 Tensor GatherStrided(const Tensor& in, const std::vector<int64_t>& shape,
                      const std::vector<int64_t>& strides, int64_t offset) {

@@ -313,6 +313,10 @@ Tensor Map3(const std::string& op, const Tensor& a, const Tensor& b, const Tenso
   return out;
 }
 
+// `src` converted to `dtype` and broadcast to `shape` (which its shape
+// broadcasts to), as a new tensor.
+Tensor BroadcastCopy(const Tensor& src, const std::vector<int64_t>& shape, DLDataType dtype);
+
 // The elements of contiguous `in` at `offset` + sum(index[d] * strides[d])
 // for every index of `shape`, as a new contiguous tensor: how every view
 // op copies. Transposes take a cache-blocked path.

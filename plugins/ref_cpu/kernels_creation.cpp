@@ -183,20 +183,7 @@ Tensor BroadcastTo(const KernelArgs& a, const Tensor& src, const std::vector<int
     a.Fail(1, "shape " + ShapeString(src.shape()) + " does not broadcast to " +
                   ShapeString(shape));
   }
-  const Tensor s = src.To(dtype);
-  Tensor out = Tensor::Empty(dtype, shape);
-  if (s.shape() == shape) {
-    std::memcpy(out.mutable_raw(), s.raw(), s.nbytes());
-    return out;
-  }
-  const size_t item = dtype.bits / 8;
-  const char* in = static_cast<const char*>(s.raw());
-  char* o = static_cast<char*>(out.mutable_raw());
-  const std::array<std::vector<int64_t>, 1> strides{BroadcastStrides(s.shape(), shape)};
-  ForEachBroadcast<1>(shape, strides, [&](int64_t i, const std::array<int64_t, 1>& off) {
-    std::memcpy(o + i * item, in + off[0] * item, item);
-  });
-  return out;
+  return BroadcastCopy(src, shape, dtype);
 }
 
 // copy(self, src): src's values in self's shape and dtype.

@@ -78,21 +78,7 @@ Tensor BroadcastInto(const KernelArgs& args, const Tensor& self, const std::vect
     args.Fail(0, "shape " + ShapeString(self.shape()) + " does not broadcast to " +
                      ShapeString(shape));
   }
-  const Tensor s = self.To(dtype);
-  if (s.shape() == shape) {
-    Tensor out = Tensor::Empty(dtype, shape);
-    std::memcpy(out.mutable_raw(), s.raw(), s.nbytes());
-    return out;
-  }
-  Tensor out = Tensor::Empty(dtype, shape);
-  const size_t item = dtype.bits / 8;
-  const char* in = static_cast<const char*>(s.raw());
-  char* o = static_cast<char*>(out.mutable_raw());
-  const std::array<std::vector<int64_t>, 1> strides{BroadcastStrides(s.shape(), shape)};
-  ForEachBroadcast<1>(shape, strides, [&](int64_t i, const std::array<int64_t, 1>& off) {
-    std::memcpy(o + i * item, in + off[0] * item, item);
-  });
-  return out;
+  return BroadcastCopy(self, shape, dtype);
 }
 
 // Batched product of a[B, M, K] with b[B, K, N] (`a_batch_stride` 0 reuses
