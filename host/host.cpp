@@ -58,6 +58,18 @@ host::PluginBackend& Backend() {
   return *g_backend;
 }
 
+// The plugin's counters (client_get_stats); empty for a plugin without them.
+c10::Dict<std::string, int64_t> PluginStatsOp() {
+  c10::Dict<std::string, int64_t> result;
+  const std::optional<ClientStats> stats = Backend().client().Stats();
+  if (!stats) return result;
+  result.insert("live_buffers", static_cast<int64_t>(stats->live_buffers));
+  result.insert("live_executables", static_cast<int64_t>(stats->live_executables));
+  result.insert("compiles", static_cast<int64_t>(stats->compiles));
+  result.insert("executes", static_cast<int64_t>(stats->executes));
+  return result;
+}
+
 void SetRngSeedOp(int64_t seed) {
   // Seeds arrive as int64 (the op schema's int); the bits are the seed.
   Backend().SetRngSeed(static_cast<uint64_t>(seed));
@@ -217,6 +229,7 @@ TORCH_LIBRARY(ltc, m) {
         ltc::InitWithOptionsOp);
   m.def("backend() -> str", [] { return ltc::backend(); });
   m.def("plugins() -> Dict(str, str)[]", ltc::ListPluginsOp);
+  m.def("plugin_stats() -> Dict(str, int)", ltc::PluginStatsOp);
   m.def("set_rng_seed(int seed) -> ()", ltc::SetRngSeedOp);
   m.def("get_tensors_device_data_node(Tensor[] tensors) -> (int[], Any[])",
         ltc::GetTensorsDeviceDataNodeOp);

@@ -143,6 +143,14 @@ def plugins() -> list:
     return rows
 
 
+def plugin_stats() -> dict:
+    """The counters of the plugin in use (init() first): live_buffers,
+    live_executables, compiles and executes; {} for a plugin that keeps
+    none. Live counts that keep growing across training steps are a leak."""
+    _load_host()
+    return dict(torch.ops.ltc.plugin_stats())
+
+
 def _lazy_tensors_of(objects):
     """The tensors in `objects`: tensors, modules (parameters, their grads,
     buffers), optimizers (parameters, their grads, state) and iterables of
