@@ -2,6 +2,7 @@
 #pragma once
 
 #include <ltc/plugin_api.h>
+#include <ltc/plugin_client.h>
 #include <spdlog/logger.h>
 
 #include <cstdint>
@@ -35,6 +36,23 @@ Args NewArgs(size_t struct_size) {
   std::memset(&args, 0, sizeof(args));
   args.struct_size = struct_size;
   return args;
+}
+
+// Throws the PluginError for an exception that `plugin` let out of slot
+// `call`, which is the current exception.
+[[noreturn]] void ThrowEscaped(const std::string& plugin, const char* call);
+
+// Calls a slot. Every slot returns its errors; a C++ exception thrown
+// through the C ABI breaks that contract and becomes a PluginError naming
+// the plugin and the call, not an unwind through the host's frames.
+template <typename Args>
+LtcError* CallSlot(const std::string& plugin, const char* call, LtcError* (*slot)(Args*),
+                   Args* args) {
+  try {
+    return slot(args);
+  } catch (...) {
+    ThrowEscaped(plugin, call);
+  }
 }
 
 // `text` without leading and trailing blanks.

@@ -144,9 +144,11 @@ std::pair<LtcErrorCode, std::string> TakeError(const LtcPluginApi& api, LtcError
   auto message = NewArgs<LtcErrorGetMessageArgs>(LTC_ERROR_GET_MESSAGE_ARGS_STRUCT_SIZE);
   message.error = error;
   api.error_get_message(&message);
+  // A NULL message breaks error_get_message's contract; say so rather than
+  // show nothing.
   std::string text = message.out_message != nullptr
                          ? std::string(message.out_message, message.out_message_size)
-                         : std::string();
+                         : std::string("(no message: error_get_message gave NULL)");
   auto destroy = NewArgs<LtcErrorDestroyArgs>(LTC_ERROR_DESTROY_ARGS_STRUCT_SIZE);
   destroy.error = error;
   api.error_destroy(&destroy);

@@ -11,6 +11,7 @@
 namespace ltc {
 namespace {
 
+using loader_internal::CallSlot;
 using loader_internal::Log;
 using loader_internal::NewArgs;
 
@@ -112,11 +113,43 @@ std::string DescribeOptions(const ClientOptions& options) {
   return text.empty() ? "no options" : text;
 }
 
+namespace loader_internal {
+
+void ThrowEscaped(const std::string& plugin, const char* call) {
+  std::string what = "an exception that is not a std::exception";
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  throw PluginError(plugin, call, LTC_ERROR_INTERNAL,
+                    "broke the ABI's contract: threw a C++ exception through the C ABI instead "
+                    "of returning an error (" + what + ")");
+}
+
+}  // namespace loader_internal
+
 void DLManagedTensorDeleter::operator()(DLManagedTensor* tensor) const {
   if (tensor != nullptr && tensor->deleter != nullptr) tensor->deleter(tensor);
 }
 
 // --- Handles -----------------------------------------------------------------
+
+template <typename Args>
+void PluginClient::Invoke(const char* call, LtcError* (*slot)(Args*), Args* args) const {
+  Check(call, CallSlot(name(), call, slot, args));
+}
+
+template <typename Args>
+void PluginClient::WarnOnError(const char* call, LtcError* (*slot)(Args*), Args* args) const {
+  try {
+    Check(call, CallSlot(name(), call, slot, args));
+  } catch (const PluginError& e) {
+    Log().warn("{}", e.what());
+  }
+}
+
 
 Buffer::Buffer(Buffer&& other) noexcept
     : client_(other.client_), handle_(std::exchange(other.handle_, nullptr)) {}
@@ -141,7 +174,7 @@ Executable::Executable(const PluginClient& client, LtcExecutable* handle)
   args.executable = handle;
   // Owned from here: a failure below destroys it.
   try {
-    client.Check("executable_get_info", client.plugin().api().executable_get_info(&args));
+    client.Invoke("executable_get_info", client.plugin().api().executable_get_info, &args);
   } catch (...) {
     Reset();
     throw;
@@ -212,7 +245,7 @@ PluginClient::PluginClient(std::shared_ptr<Plugin> plugin, ClientConfig config)
   create.options = options.data();
   create.num_options = options.size();
   create.host_services = &services_->table;
-  Check("client_create", plugin_->api().client_create(&create));
+  Invoke("client_create", plugin_->api().client_create, &create);
   if (create.out_client == nullptr) {
     throw PluginError(name(), "client_create", LTC_ERROR_INTERNAL,
                       "succeeded but returned no client");
@@ -223,7 +256,7 @@ PluginClient::PluginClient(std::shared_ptr<Plugin> plugin, ClientConfig config)
   info.client = client_;
   info.out_eager_fallback_device = kDLCPU;
   try {
-    Check("client_get_info", plugin_->api().client_get_info(&info));
+    Invoke("client_get_info", plugin_->api().client_get_info, &info);
     if (info.out_device_count <= 0) {
       throw PluginError(name(), "client_get_info", LTC_ERROR_INTERNAL,
                         "reports " + std::to_string(info.out_device_count) + " devices");
@@ -241,22 +274,15 @@ PluginClient::PluginClient(std::shared_ptr<Plugin> plugin, ClientConfig config)
 PluginClient::~PluginClient() {
   auto args = NewArgs<LtcClientDestroyArgs>(LTC_CLIENT_DESTROY_ARGS_STRUCT_SIZE);
   args.client = client_;
-  WarnOnError("client_destroy", plugin_->api().client_destroy(&args));
+  WarnOnError("client_destroy", plugin_->api().client_destroy, &args);
 }
 
-void PluginClient::WarnOnError(const char* call, LtcError* error) const {
-  try {
-    Check(call, error);
-  } catch (const PluginError& e) {
-    Log().warn("{}", e.what());
-  }
-}
 
 DeviceInfo PluginClient::device_info(int32_t device) const {
   auto args = NewArgs<LtcClientGetDeviceInfoArgs>(LTC_CLIENT_GET_DEVICE_INFO_ARGS_STRUCT_SIZE);
   args.client = client_;
   args.device_ordinal = device;
-  Check("client_get_device_info", plugin_->api().client_get_device_info(&args));
+  Invoke("client_get_device_info", plugin_->api().client_get_device_info, &args);
   DeviceInfo info;
   if (args.out_kind != nullptr) info.kind = args.out_kind;
   if (args.out_name != nullptr) info.name = args.out_name;
@@ -265,6 +291,27 @@ DeviceInfo PluginClient::device_info(int32_t device) const {
 }
 
 namespace {
+
+// What makes `t` unusable as buffer_to_host's result, or "".
+std::string MalformedHostTensor(const DLTensor& t) {
+  if (t.ndim < 0) return "ndim is " + std::to_string(t.ndim);
+  if (t.ndim > 0 && t.shape == nullptr) return "shape is NULL for ndim " + std::to_string(t.ndim);
+  if (t.device.device_type != kDLCPU && t.device.device_type != kDLCUDAHost) {
+    return "it is not in host memory (DLPack device type " +
+           std::to_string(static_cast<int>(t.device.device_type)) + ")";
+  }
+  if (t.dtype.lanes != 1 || t.dtype.bits == 0 || t.dtype.bits % 8 != 0) {
+    return "dtype has " + std::to_string(t.dtype.bits) + " bits and " +
+           std::to_string(t.dtype.lanes) + " lanes";
+  }
+  int64_t elements = 1;
+  for (int32_t i = 0; i < t.ndim; ++i) {
+    if (t.shape[i] < 0) return "extent " + std::to_string(i) + " is negative";
+    elements *= t.shape[i];
+  }
+  if (elements > 0 && t.data == nullptr) return "data is NULL";
+  return {};
+}
 
 // The new buffer of a call that succeeded, owned at once.
 Buffer Owned(const PluginClient& client, const char* call, LtcBuffer* handle) {
@@ -281,7 +328,7 @@ Buffer PluginClient::BufferFromHost(DLManagedTensorPtr tensor, int32_t device) c
   args.client = client_;
   args.tensor = tensor.release();
   args.device_ordinal = device;
-  Check("buffer_from_host", plugin_->api().buffer_from_host(&args));
+  Invoke("buffer_from_host", plugin_->api().buffer_from_host, &args);
   return Owned(*this, "buffer_from_host", args.out_buffer);
 }
 
@@ -293,7 +340,7 @@ Buffer PluginClient::BufferFromScalar(DLDataType dtype, int64_t int64_value, dou
   args.int64_value = int64_value;
   args.double_value = double_value;
   args.device_ordinal = device;
-  Check("buffer_from_scalar", plugin_->api().buffer_from_scalar(&args));
+  Invoke("buffer_from_scalar", plugin_->api().buffer_from_scalar, &args);
   return Owned(*this, "buffer_from_scalar", args.out_buffer);
 }
 
@@ -306,7 +353,7 @@ Buffer PluginClient::CreatePlaceholder(DLDataType dtype, const std::vector<int64
   args.shape = shape.data();
   args.ndim = static_cast<int32_t>(shape.size());
   args.device_ordinal = device;
-  Check("buffer_create_placeholder", plugin_->api().buffer_create_placeholder(&args));
+  Invoke("buffer_create_placeholder", plugin_->api().buffer_create_placeholder, &args);
   return Owned(*this, "buffer_create_placeholder", args.out_buffer);
 }
 
@@ -314,7 +361,7 @@ DLManagedTensorPtr PluginClient::ToHost(LtcBuffer* buffer) const {
   auto args = NewArgs<LtcBufferToHostArgs>(LTC_BUFFER_TO_HOST_ARGS_STRUCT_SIZE);
   args.client = client_;
   args.buffer = buffer;
-  Check("buffer_to_host", plugin_->api().buffer_to_host(&args));
+  Invoke("buffer_to_host", plugin_->api().buffer_to_host, &args);
   DLManagedTensorPtr tensor(args.out_tensor);
   if (!tensor) {
     throw PluginError(name(), "buffer_to_host", LTC_ERROR_INTERNAL,
@@ -326,6 +373,11 @@ DLManagedTensorPtr PluginClient::ToHost(LtcBuffer* buffer) const {
     throw PluginError(name(), "buffer_to_host", LTC_ERROR_INTERNAL,
                       "returned a tensor with no deleter");
   }
+  const std::string malformed = MalformedHostTensor(tensor->dl_tensor);
+  if (!malformed.empty()) {
+    throw PluginError(name(), "buffer_to_host", LTC_ERROR_INTERNAL,
+                      "returned a malformed DLPack tensor: " + malformed);
+  }
   return tensor;
 }
 
@@ -333,7 +385,7 @@ BufferInfo PluginClient::Info(LtcBuffer* buffer) const {
   auto args = NewArgs<LtcBufferGetInfoArgs>(LTC_BUFFER_GET_INFO_ARGS_STRUCT_SIZE);
   args.client = client_;
   args.buffer = buffer;
-  Check("buffer_get_info", plugin_->api().buffer_get_info(&args));
+  Invoke("buffer_get_info", plugin_->api().buffer_get_info, &args);
   if (args.out_ndim < 0 || (args.out_ndim > 0 && args.out_shape == nullptr)) {
     throw PluginError(name(), "buffer_get_info", LTC_ERROR_INTERNAL,
                       "returned " + std::to_string(args.out_ndim) + " dimensions without a shape");
@@ -356,7 +408,7 @@ Executable PluginClient::Compile(std::string_view format, std::string_view graph
   args.graph_size = graph.size();
   args.cache_key = cache_key.empty() ? nullptr : cache_key.c_str();
   args.device_ordinal = device;
-  Check("compile", plugin_->api().client_compile(&args));
+  Invoke("compile", plugin_->api().client_compile, &args);
   if (args.out_executable == nullptr) {
     throw PluginError(name(), "compile", LTC_ERROR_INTERNAL, "succeeded but returned no executable");
   }
@@ -373,7 +425,7 @@ std::vector<Buffer> PluginClient::Execute(const Executable& executable,
   args.num_arguments = arguments.size();
   args.out_results = results.data();
   args.num_results = results.size();
-  Check("execute", plugin_->api().executable_execute(&args));
+  Invoke("execute", plugin_->api().executable_execute, &args);
   // Own every result before judging any, so none leaks.
   std::vector<Buffer> owned;
   owned.reserve(results.size());
@@ -393,7 +445,7 @@ void PluginClient::Synchronize(int32_t device) const {
   auto args = NewArgs<LtcClientSynchronizeArgs>(LTC_CLIENT_SYNCHRONIZE_ARGS_STRUCT_SIZE);
   args.client = client_;
   args.device_ordinal = device;
-  Check("client_synchronize", plugin_->api().client_synchronize(&args));
+  Invoke("client_synchronize", plugin_->api().client_synchronize, &args);
 }
 
 void PluginClient::SetRngSeed(uint64_t seed) const {
@@ -401,14 +453,14 @@ void PluginClient::SetRngSeed(uint64_t seed) const {
   auto args = NewArgs<LtcClientSetRngSeedArgs>(LTC_CLIENT_SET_RNG_SEED_ARGS_STRUCT_SIZE);
   args.client = client_;
   args.seed = seed;
-  Check("client_set_rng_seed", plugin_->api().client_set_rng_seed(&args));
+  Invoke("client_set_rng_seed", plugin_->api().client_set_rng_seed, &args);
 }
 
 std::optional<ClientStats> PluginClient::Stats() const {
   if (!plugin_->HasSlot(offsetof(LtcPluginApi, client_get_stats))) return std::nullopt;
   auto args = NewArgs<LtcClientGetStatsArgs>(LTC_CLIENT_GET_STATS_ARGS_STRUCT_SIZE);
   args.client = client_;
-  Check("client_get_stats", plugin_->api().client_get_stats(&args));
+  Invoke("client_get_stats", plugin_->api().client_get_stats, &args);
   return ClientStats{args.out_live_buffers, args.out_live_executables, args.out_compiles,
                      args.out_executes};
 }
@@ -417,14 +469,14 @@ void PluginClient::Destroy(LtcBuffer* buffer) const {
   auto args = NewArgs<LtcBufferDestroyArgs>(LTC_BUFFER_DESTROY_ARGS_STRUCT_SIZE);
   args.client = client_;
   args.buffer = buffer;
-  WarnOnError("buffer_destroy", plugin_->api().buffer_destroy(&args));
+  WarnOnError("buffer_destroy", plugin_->api().buffer_destroy, &args);
 }
 
 void PluginClient::Destroy(LtcExecutable* executable) const {
   auto args = NewArgs<LtcExecutableDestroyArgs>(LTC_EXECUTABLE_DESTROY_ARGS_STRUCT_SIZE);
   args.client = client_;
   args.executable = executable;
-  WarnOnError("executable_destroy", plugin_->api().executable_destroy(&args));
+  WarnOnError("executable_destroy", plugin_->api().executable_destroy, &args);
 }
 
 }  // namespace ltc

@@ -251,11 +251,16 @@ class PluginClient {
 
   // Throws PluginError for `call` unless `error` is NULL.
   void Check(const char* call, LtcError* error) const { plugin_->Check(call, error); }
+  // Calls `slot`; throws PluginError for `call` if it fails, or if it throws
+  // (which breaks the ABI's contract).
+  template <typename Args>
+  void Invoke(const char* call, LtcError* (*slot)(Args*), Args* args) const;
 
  private:
   struct Services;
   // For calls the ABI says never fail: an error is logged, not thrown.
-  void WarnOnError(const char* call, LtcError* error) const;
+  template <typename Args>
+  void WarnOnError(const char* call, LtcError* (*slot)(Args*), Args* args) const;
 
   std::shared_ptr<Plugin> plugin_;
   ClientConfig config_;
