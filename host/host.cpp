@@ -70,6 +70,21 @@ c10::Dict<std::string, int64_t> PluginStatsOp() {
   return result;
 }
 
+// How many lazy tensors are alive on every device, as the lazy core's own
+// registry counts them (what mark_step syncs). A count that grows across
+// training steps is a leak, whichever backend runs them.
+int64_t LiveTensorsOp() {
+  const auto tensors = torch::lazy::LazyGraphExecutor::Get()->GetLiveTensors(nullptr);
+  return static_cast<int64_t>(tensors.size());
+}
+
+// Waits for the work queued on every device of the plugin; raises what
+// failed there asynchronously (plugin_api.h, "Asynchronous work").
+void SynchronizeOp() {
+  const PluginClient& client = Backend().client();
+  for (int32_t device = 0; device < client.device_count(); ++device) client.Synchronize(device);
+}
+
 void SetRngSeedOp(int64_t seed) {
   // Seeds arrive as int64 (the op schema's int); the bits are the seed.
   Backend().SetRngSeed(static_cast<uint64_t>(seed));
@@ -230,6 +245,8 @@ TORCH_LIBRARY(ltc, m) {
   m.def("backend() -> str", [] { return ltc::backend(); });
   m.def("plugins() -> Dict(str, str)[]", ltc::ListPluginsOp);
   m.def("plugin_stats() -> Dict(str, int)", ltc::PluginStatsOp);
+  m.def("synchronize() -> ()", ltc::SynchronizeOp);
+  m.def("live_tensors() -> int", ltc::LiveTensorsOp);
   m.def("set_rng_seed(int seed) -> ()", ltc::SetRngSeedOp);
   m.def("get_tensors_device_data_node(Tensor[] tensors) -> (int[], Any[])",
         ltc::GetTensorsDeviceDataNodeOp);

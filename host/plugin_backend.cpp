@@ -9,6 +9,7 @@
 #include <ATen/record_function.h>
 #include <c10/util/Exception.h>
 #include <torch/csrc/lazy/core/hash.h>
+#include <torch/csrc/lazy/core/lazy_graph_executor.h>
 #include <torch/csrc/lazy/core/metrics.h>
 #include <torch/csrc/lazy/ts_backend/ts_lowering_context.h>
 
@@ -16,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
+#include <utility>
 
 namespace ltc::host {
 namespace {
@@ -79,6 +81,61 @@ class LoweredGraph final : public GraphComputation {
  private:
   int32_t ordinal_;
 };
+
+// The sync about to execute on this thread: the placeholders the lazy core
+// made for its outputs (FetchTensorData makes them, in output order, on the
+// thread that then executes, right before it does), and why the plugin
+// could not make one of them.
+thread_local std::vector<std::weak_ptr<PluginData>> t_placeholders;
+thread_local std::string t_placeholder_failure;
+// A device whose lazy-core locker keeps a copy of a failure this thread has
+// raised already, to raise it again at the device's next sync.
+thread_local c10::optional<BackendDevice> t_stale_failure;
+
+// Drops that copy. Called where each sync enters the host before it locks
+// the device (the lazy core's lock is not reentrant): _mark_step asks for
+// the device first, a read lowers the graph's nodes first.
+void DropStaleFailure() {
+  if (!t_stale_failure) return;
+  const BackendDevice device = *t_stale_failure;
+  t_stale_failure.reset();
+  try {
+    torch::lazy::LazyGraphExecutor::Get()->DeviceBarrier(device);
+  } catch (const std::exception&) {
+    // The copy: its original reached the caller of the failed sync.
+  }
+}
+
+// A graph input whose value is gone for good (an asynchronous failure lost
+// it): running the graph again cannot help.
+class LostValue : public std::runtime_error {
+ public:
+  LostValue(size_t argument, std::string lost)
+      : std::runtime_error("argument " + std::to_string(argument) + " has no value: " + lost),
+        lost_(std::move(lost)) {}
+  // Why, as the value itself says: what the graph's outputs lose too.
+  const std::string& lost() const { return lost_; }
+
+ private:
+  std::string lost_;
+};
+
+// Whether a result of dtype `got` may stand where the lazy core expects
+// `want`. The lazy core hands Python numbers to graphs as 0-dim float64
+// tensors, so `int_tensor * 2.5` runs in float64 where its shape says
+// float32 (the in-tree backend's graphs too); reads cast to the lazy core's
+// dtype. Any other difference breaks the plugin's contract.
+bool DtypeAgrees(at::ScalarType want, at::ScalarType got) {
+  return want == got || (got == at::kDouble && at::isFloatingType(want));
+}
+
+// An exception's message without the C++ backtrace c10::Error carries.
+std::string MessageOf(const std::exception& error) {
+  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&error)) {
+    return c10_error->what_without_backtrace();
+  }
+  return error.what();
+}
 
 const PluginData& AsPluginData(const BackendDataPtr& data) {
   const auto* plugin_data = dynamic_cast<const PluginData*>(data.get());
@@ -240,8 +297,12 @@ void* ProfilerTracer::Begin(const char* name) const {
 void ProfilerTracer::End(void* token) const { delete static_cast<at::RecordFunction*>(token); }
 
 PluginData::PluginData(std::shared_ptr<const Buffer> buffer, const torch::lazy::Shape& shape,
-                       const torch::lazy::BackendDevice& device, bool has_data)
-    : TSData(shape, device), buffer_(std::move(buffer)), has_data_(has_data) {}
+                       const torch::lazy::BackendDevice& device, bool has_data,
+                       std::shared_ptr<ExecutionResults> execution)
+    : TSData(shape, device),
+      buffer_(std::move(buffer)),
+      has_data_(has_data),
+      execution_(std::move(execution)) {}
 
 PluginData::PluginData(std::shared_ptr<const Buffer> buffer, const at::Scalar& scalar,
                        const torch::lazy::BackendDevice& device)
@@ -251,6 +312,14 @@ void PluginData::Assign(const torch::lazy::BackendData& data) {
   const auto& other = static_cast<const PluginData&>(data);
   buffer_ = other.buffer_;
   has_data_ = other.has_data_;
+  execution_ = other.execution_;
+  failed_run_.reset();
+}
+
+std::string PluginData::Lost() const {
+  if (execution_ == nullptr) return "";
+  std::lock_guard<std::mutex> lock(execution_->mutex);
+  return execution_->lost;
 }
 
 PluginBackend::PluginBackend(std::unique_ptr<PluginClient> client)
@@ -293,6 +362,7 @@ const torch::lazy::IrBuilder* PluginBackend::GetIrBuilder() const {
 BackendDataPtr PluginBackend::MakeComputationDataFromTensor(
     const at::Tensor& tensor, const torch::lazy::Shape& shape,
     const BackendDevice& device) const {
+  DropStaleFailure();
   RECORD_FUNCTION("ltc::to_device", std::vector<c10::IValue>());
   TORCH_LAZY_COUNTER("PluginToDevice", 1);
   const int32_t ordinal = Ordinal(device);
@@ -347,13 +417,23 @@ BackendDataPtr PluginBackend::CreateDataPlaceholder(
     const BackendDevice& device, const torch::lazy::Shape& shape) const {
   CaptureProfilingState();
   const std::vector<int64_t> sizes(shape.sizes().begin(), shape.sizes().end());
-  Buffer buffer =
-      client_->CreatePlaceholder(ToDLDataType(shape.scalar_type()), sizes, Ordinal(device));
-  return std::make_shared<PluginData>(std::make_shared<const Buffer>(std::move(buffer)), shape,
-                                      device, false);
+  std::shared_ptr<const Buffer> buffer;
+  try {
+    buffer = std::make_shared<const Buffer>(
+        client_->CreatePlaceholder(ToDLDataType(shape.scalar_type()), sizes, Ordinal(device)));
+  } catch (const std::exception& error) {
+    // Raising here would strand the placeholders made before this one: their
+    // tensors have dropped their IR already. The execution that follows
+    // raises it instead, with nothing lost.
+    if (t_placeholder_failure.empty()) t_placeholder_failure = MessageOf(error);
+  }
+  auto data = std::make_shared<PluginData>(std::move(buffer), shape, device, false);
+  t_placeholders.push_back(data);
+  return data;
 }
 
 BackendDataPtr PluginBackend::GetComputationDataFromNode(compat::LazyNode* node) const {
+  DropStaleFailure();
   // The DeviceData node's header is generated and not shipped; the in-tree
   // backend reads it for us and hands back our own PluginData.
   return torch::lazy::GetTSBackendImpl()->GetComputationDataFromNode(node);
@@ -363,7 +443,26 @@ at::Tensor PluginBackend::MakeTensorFromComputationData(
     const BackendDataPtr data, c10::optional<at::ScalarType>) const {
   RECORD_FUNCTION("ltc::from_device", std::vector<c10::IValue>());
   TORCH_LAZY_COUNTER("PluginFromDevice", 1);
-  return FromDLPack(client_->ToHost(AsPluginData(data).buffer()).release());
+  const PluginData& plugin_data = AsPluginData(data);
+  if (plugin_data.failed_run() != nullptr) RunAgain(plugin_data);
+  const std::string lost = plugin_data.Lost();
+  TORCH_CHECK(lost.empty(), "ltc: this lazy tensor has no value: ", lost);
+  TORCH_CHECK(plugin_data.HasValue() && plugin_data.buffer() != nullptr,
+              "ltc: this lazy tensor has no value: nothing computed it");
+  try {
+    return FromDLPack(client_->ToHost(plugin_data.buffer()).release());
+  } catch (const PluginError& error) {
+    // An asynchronous failure leaves every result of its execution without
+    // data (plugin_api.h): all of them are lost, and say so from now on.
+    const std::shared_ptr<ExecutionResults>& execution = plugin_data.execution();
+    if (execution != nullptr && !client_->Info(plugin_data.buffer()).has_data) {
+      std::lock_guard<std::mutex> lock(execution->mutex);
+      if (execution->lost.empty()) {
+        execution->lost = std::string("the graph that computed it failed: ") + error.what();
+      }
+    }
+    throw;
+  }
 }
 
 std::unique_ptr<torch::lazy::LoweringContext> PluginBackend::CreateLoweringContext(
@@ -427,8 +526,17 @@ PluginBackend::CompiledGraph PluginBackend::CompileGraph(
     }
     const std::string cache_key =
         torch::lazy::HashToString(torch::lazy::DataHash(serialized->data(), serialized->size()));
-    return CompiledGraph{client_->Compile(format, *serialized, cache_key, ordinal),
-                         std::move(results)};
+    Executable executable = client_->Compile(format, *serialized, cache_key, ordinal);
+    const size_t want_results =
+        results.empty() ? graph.outputs().size()
+                        : *std::max_element(results.begin(), results.end()) + size_t{1};
+    TORCH_CHECK(executable.num_parameters() == graph.inputs().size() &&
+                    executable.num_results() == want_results,
+                "plugin ", name(), " broke the contract of client_compile: its executable takes ",
+                executable.num_parameters(), " arguments and makes ", executable.num_results(),
+                " results, where the graph has ", graph.inputs().size(), " inputs and ",
+                want_results, " results");
+    return CompiledGraph{std::move(executable), std::move(results)};
   }
   TORCH_CHECK(false, "plugin ", name(), " reads only ", Join(formats_),
               ", which cannot carry this graph:", refusals, "\n", graph.toString());
@@ -437,9 +545,52 @@ PluginBackend::CompiledGraph PluginBackend::CompileGraph(
 std::vector<BackendDataPtr> PluginBackend::ExecuteComputation(
     ComputationPtr computation, c10::ArrayRef<BackendDataPtr> arguments,
     const BackendDevice& device) const {
+  std::vector<std::weak_ptr<PluginData>> placeholders = std::exchange(t_placeholders, {});
+  const std::string placeholder_failure = std::exchange(t_placeholder_failure, {});
+  const auto* graph = dynamic_cast<const GraphComputation*>(computation.get());
+  // Placeholders are this sync's when there is one per output (mark_step);
+  // a read makes none, and its tensors keep their IR.
+  if (graph == nullptr || placeholders.size() != graph->graph()->outputs().size()) {
+    placeholders.clear();
+  }
   const std::shared_ptr<at::ThreadLocalState> profiling = TakeProfilingState();
   c10::optional<at::ThreadLocalStateGuard> on_worker_thread;
   if (profiling && !at::hasThreadLocalCallbacks()) on_worker_thread.emplace(*profiling);
+  try {
+    if (!placeholder_failure.empty()) throw std::runtime_error(placeholder_failure);
+    return Run(computation, arguments, device, placeholders);
+  } catch (const LostValue& error) {
+    TORCH_LAZY_COUNTER("PluginExecuteFailed", 1);
+    const auto lost = std::make_shared<ExecutionResults>();
+    lost->lost = error.lost();
+    for (const std::weak_ptr<PluginData>& placeholder : placeholders) {
+      if (const std::shared_ptr<PluginData> data = placeholder.lock()) data->Lose(lost);
+    }
+    t_stale_failure = device;
+    throw std::runtime_error("ltc: running a graph on " + device.toString() + " failed: " +
+                             error.what());
+  } catch (const std::exception& error) {
+    TORCH_LAZY_COUNTER("PluginExecuteFailed", 1);
+    std::string kept;
+    if (!placeholders.empty()) {
+      auto run = std::make_shared<FailedRun>(
+          computation, std::vector<BackendDataPtr>(arguments.begin(), arguments.end()), device,
+          placeholders);
+      for (const std::weak_ptr<PluginData>& placeholder : placeholders) {
+        if (const std::shared_ptr<PluginData> data = placeholder.lock()) data->KeepPending(run);
+      }
+      kept = "; nothing is lost: the tensors it computes run it again when a sync or read "
+             "needs them";
+    }
+    t_stale_failure = device;
+    throw std::runtime_error("ltc: running a graph on " + device.toString() + " failed" + kept +
+                             ": " + MessageOf(error));
+  }
+}
+
+std::vector<BackendDataPtr> PluginBackend::Run(
+    const ComputationPtr& computation, c10::ArrayRef<BackendDataPtr> arguments,
+    const BackendDevice& device, const std::vector<std::weak_ptr<PluginData>>& expected) const {
   RECORD_FUNCTION("ltc::execute", std::vector<c10::IValue>());
   TORCH_LAZY_COUNTER("PluginExecute", 1);
   const auto* compiled = dynamic_cast<const PluginComputation*>(computation.get());
@@ -448,27 +599,81 @@ std::vector<BackendDataPtr> PluginBackend::ExecuteComputation(
 
   std::vector<LtcBuffer*> buffers;
   buffers.reserve(arguments.size());
-  for (const BackendDataPtr& argument : arguments) {
-    buffers.push_back(AsPluginData(argument).buffer());
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    const PluginData& data = AsPluginData(arguments[i]);
+    if (data.failed_run() != nullptr) RunAgain(data);
+    const std::string lost = data.Lost();
+    if (!lost.empty()) throw LostValue(i, lost);
+    TORCH_CHECK(data.HasValue() && data.buffer() != nullptr, "argument ", i,
+                " has no value: nothing computed it");
+    buffers.push_back(data.buffer());
   }
-  std::vector<Buffer> results = client_->Execute(executable.executable, buffers);
+  std::vector<Buffer> results;
+  try {
+    results = client_->Execute(executable.executable, buffers);
+  } catch (const PluginError& error) {
+    // An argument an asynchronous failure left without data (reported by
+    // client_synchronize, say) is lost, and so is every result of its
+    // execution: say so, rather than keep the graph to run again.
+    for (size_t i = 0; i < arguments.size(); ++i) {
+      const std::shared_ptr<ExecutionResults>& execution = AsPluginData(arguments[i]).execution();
+      if (execution == nullptr || client_->Info(buffers[i]).has_data) continue;
+      std::lock_guard<std::mutex> lock(execution->mutex);
+      if (execution->lost.empty()) {
+        execution->lost = std::string("the graph that computed it failed asynchronously; ") +
+                          "running the next graph: " + error.what();
+      }
+      throw LostValue(i, execution->lost);
+    }
+    throw;
+  }
 
+  const auto execution = std::make_shared<ExecutionResults>();
   std::vector<BackendDataPtr> distinct;
   distinct.reserve(results.size());
   for (Buffer& result : results) {
     const BufferInfo info = client_->Info(result.get());
     distinct.push_back(std::make_shared<PluginData>(
         std::make_shared<const Buffer>(std::move(result)),
-        torch::lazy::Shape(ToScalarType(info.dtype), info.shape), device, true));
+        torch::lazy::Shape(ToScalarType(info.dtype), info.shape), device, true, execution));
   }
-  if (executable.results.empty()) return distinct;
   std::vector<BackendDataPtr> outputs;
-  outputs.reserve(executable.results.size());
-  for (uint32_t result : executable.results) outputs.push_back(distinct.at(result));
+  if (executable.results.empty()) {
+    outputs = std::move(distinct);
+  } else {
+    outputs.reserve(executable.results.size());
+    for (uint32_t result : executable.results) outputs.push_back(distinct.at(result));
+  }
+  for (size_t i = 0; i < expected.size() && i < outputs.size(); ++i) {
+    const std::shared_ptr<PluginData> placeholder = expected[i].lock();
+    if (placeholder == nullptr) continue;
+    const torch::lazy::Shape& want = placeholder->shape();
+    const torch::lazy::Shape& got = outputs[i]->shape();
+    TORCH_CHECK(want.sizes() == got.sizes() && DtypeAgrees(want.scalar_type(), got.scalar_type()),
+                "plugin ", name(), " broke the contract of executable_execute: result ", i, " is ",
+                got.to_string(), " where the graph computes ", want.to_string());
+  }
   return outputs;
 }
 
+void PluginBackend::RunAgain(const PluginData& data) const {
+  // A copy: Assign clears the data's own.
+  const std::shared_ptr<FailedRun> run = data.failed_run();
+  std::lock_guard<std::mutex> lock(run->mutex);
+  if (data.HasValue()) return;
+  TORCH_LAZY_COUNTER("PluginRunAgain", 1);
+  const std::vector<BackendDataPtr> results =
+      Run(run->computation, run->arguments, run->device, run->outputs);
+  for (size_t i = 0; i < results.size() && i < run->outputs.size(); ++i) {
+    if (const std::shared_ptr<PluginData> output = run->outputs[i].lock()) {
+      output->Assign(*results[i]);
+    }
+  }
+  run->arguments.clear();
+}
+
 std::shared_ptr<torch::lazy::BackendDeviceType> PluginBackend::GetDefaultDeviceType() const {
+  DropStaleFailure();
   return device_type_;
 }
 
@@ -489,6 +694,7 @@ void PluginBackend::SetDefaultDeviceOrdinal(int64_t ordinal) {
 at::DeviceType PluginBackend::EagerFallbackDeviceType() const { return eager_fallback_; }
 
 std::vector<BackendDevice> PluginBackend::GetBackendDevices() const {
+  DropStaleFailure();
   std::vector<BackendDevice> devices;
   for (int32_t ordinal = 0; ordinal < client_->device_count(); ++ordinal) {
     devices.emplace_back(GetDefaultDeviceType(), ordinal);
@@ -507,6 +713,7 @@ std::string PluginBackend::CreateMetricReport() const {
 }
 
 BackendDevice PluginBackend::GetBackendDevice(c10::Device device) const {
+  DropStaleFailure();
   const int64_t ordinal = device.has_index() ? device.index() : default_ordinal_.load();
   return BackendDevice(GetDefaultDeviceType(), ordinal);
 }

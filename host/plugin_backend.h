@@ -22,23 +22,66 @@
 
 namespace ltc::host {
 
+class PluginData;
+
+// A graph whose execution failed, kept so that nothing it was computing is
+// lost: its inputs stay alive, and the placeholders the lazy core made for
+// its outputs run it again when something needs them (PluginBackend::
+// ExecuteComputation).
+struct FailedRun {
+  FailedRun(torch::lazy::ComputationPtr computation,
+            std::vector<torch::lazy::BackendDataPtr> arguments, torch::lazy::BackendDevice device,
+            std::vector<std::weak_ptr<PluginData>> outputs)
+      : computation(std::move(computation)),
+        arguments(std::move(arguments)),
+        device(std::move(device)),
+        outputs(std::move(outputs)) {}
+
+  torch::lazy::ComputationPtr computation;
+  std::vector<torch::lazy::BackendDataPtr> arguments;
+  torch::lazy::BackendDevice device;
+  // The lazy core's placeholders for the graph's outputs, in order.
+  std::vector<std::weak_ptr<PluginData>> outputs;
+  std::mutex mutex;  // held while running it again
+};
+
+// The results of one execution. An asynchronous failure, once the plugin
+// reports it, loses all of them: `lost` then says why.
+struct ExecutionResults {
+  std::mutex mutex;
+  std::string lost;  // guarded by mutex; empty while the results are good
+};
+
 // Lazy-core data backed by a plugin buffer. Derives from TSData because
 // LibTorch's TorchScript lowering casts every parameter to TSData (it reads
 // `scalar` to type scalar inputs).
 class PluginData final : public torch::lazy::TSData {
  public:
+  // `buffer` may be NULL for a placeholder the plugin could not make.
   PluginData(std::shared_ptr<const Buffer> buffer, const torch::lazy::Shape& shape,
-             const torch::lazy::BackendDevice& device, bool has_data);
+             const torch::lazy::BackendDevice& device, bool has_data,
+             std::shared_ptr<ExecutionResults> execution = nullptr);
   PluginData(std::shared_ptr<const Buffer> buffer, const at::Scalar& scalar,
              const torch::lazy::BackendDevice& device);
 
   void Assign(const torch::lazy::BackendData& data) override;
   bool HasValue() const override { return has_data_; }
-  LtcBuffer* buffer() const { return buffer_->get(); }
+  LtcBuffer* buffer() const { return buffer_ != nullptr ? buffer_->get() : nullptr; }
+
+  // A placeholder of `run`'s outputs: it gets its value when `run` runs again.
+  void KeepPending(std::shared_ptr<FailedRun> run) { failed_run_ = std::move(run); }
+  // A placeholder that never gets a value: `execution` says why.
+  void Lose(std::shared_ptr<ExecutionResults> execution) { execution_ = std::move(execution); }
+  const std::shared_ptr<FailedRun>& failed_run() const { return failed_run_; }
+  const std::shared_ptr<ExecutionResults>& execution() const { return execution_; }
+  // Why the value is gone for good, or "".
+  std::string Lost() const;
 
  private:
   std::shared_ptr<const Buffer> buffer_;
   bool has_data_;
+  std::shared_ptr<FailedRun> failed_run_;
+  std::shared_ptr<ExecutionResults> execution_;
 };
 
 // torch.profiler events for what a plugin traces through the host services.
@@ -100,6 +143,13 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
   std::string GetComputationBackendText(
       const torch::lazy::ComputationPtr computation) const override;
 
+  // Failures. A graph that fails to run is raised once, by the sync that ran
+  // it, and loses nothing: the tensors it was computing keep placeholders
+  // that run it again (with the same inputs, kept alive) when a later sync
+  // or read needs them. The lazy core also stores the error to raise it
+  // again at the device's next sync; the host drops that copy at its next
+  // entry on the same thread (DropStaleFailure).
+
   // For ltc::run_cached_graph: runs a compiled graph on host values
   // (tensors are uploaded, numbers become scalar buffers) and returns its
   // results on the eager fallback device.
@@ -124,6 +174,19 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
 
  private:
   int32_t Ordinal(const torch::lazy::BackendDevice& device) const;
+
+  // Runs `computation` on the plugin: first the failed runs its arguments
+  // wait for, then the graph. `expected`: the lazy core's placeholders for
+  // its outputs, whose dtypes and shapes the results must have (empty where
+  // the lazy core made none).
+  std::vector<torch::lazy::BackendDataPtr> Run(
+      const torch::lazy::ComputationPtr& computation,
+      c10::ArrayRef<torch::lazy::BackendDataPtr> arguments,
+      const torch::lazy::BackendDevice& device,
+      const std::vector<std::weak_ptr<PluginData>>& expected) const;
+  // Runs `data`'s failed run again, unless another thread just did; throws
+  // its error if it fails again.
+  void RunAgain(const PluginData& data) const;
 
   // torch.profiler's callbacks are thread-local, and LTC may execute on its
   // own worker thread. The profiling thread's state is captured when LTC

@@ -24,7 +24,8 @@ import threading
 import torch
 
 __all__ = ["init", "backend", "plugins", "manual_seed", "host_library",
-           "drop_update_history", "mark_step"]
+           "drop_update_history", "mark_step", "live_tensors", "plugin_stats",
+           "synchronize"]
 
 _lock = threading.Lock()
 _loaded = False
@@ -149,6 +150,24 @@ def plugin_stats() -> dict:
     none. Live counts that keep growing across training steps are a leak."""
     _load_host()
     return dict(torch.ops.ltc.plugin_stats())
+
+
+def synchronize() -> None:
+    """Waits until the plugin has finished the work queued on its devices
+    (mark_step may return before a plugin has computed the results), and
+    raises, once, a failure that happened there since: as a RuntimeError
+    naming the plugin and client_synchronize. Reading a result waits for
+    that result alone."""
+    _load_host()
+    torch.ops.ltc.synchronize()
+
+
+def live_tensors() -> int:
+    """How many lazy tensors are alive, on any lazy backend: the lazy
+    core's own registry, the tensors mark_step syncs. After warm-up, a
+    training loop that does not leak keeps it exactly flat across steps."""
+    _load_host()
+    return torch.ops.ltc.live_tensors()
 
 
 def _lazy_tensors_of(objects):
