@@ -100,9 +100,11 @@ def test_failures_in_a_row_each_surface_once(clean):
     assert_close(result["weights"], clean["continue"]["weights"])
 
 
-def test_failed_sync_says_nothing_is_lost(build_dir):
-    result = train("fail_call=execute,fail_at=3")
-    assert "nothing is lost" in result["errors"][0][1]
+def test_failed_sync_says_nothing_is_lost_and_keeps_the_plugins_code(build_dir):
+    result = train("fail_call=execute,fail_at=3,fail_code=8")
+    error = result["errors"][0][1]
+    assert "nothing is lost" in error
+    assert "faulty: execute: RESOURCE_EXHAUSTED: injected failure of execute call 3" in error
 
 
 def test_lost_values_say_why_when_used_again(build_dir):
