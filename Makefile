@@ -5,6 +5,10 @@
 # make conformance-full   the differential conformance suite on every sample
 # make bench  builds, then measures eager vs in-tree lazy vs plugins (bench/run.py)
 # make test-torch2   build and test against PyTorch 2.11 (pip wheel, once)
+# make fuzz   fuzzes every parser of outside input FUZZ_SECONDS (300) each (tests/fuzz)
+# make test-sanitize   the tests under ASan+UBSan, then the threaded ones under TSan
+# make soak   builds, then trains the MLP 20,000 steps and the CNN 2,000 on ts_cpu,
+#             showing RSS, live lazy tensors and the plugin's counts (tests/soak)
 
 PYTHON   ?= /usr/bin/python3
 BUILD    ?= build
@@ -15,12 +19,13 @@ PYTHONPATH_BUILD := $(CURDIR)/$(BUILD)/lib/python3/dist-packages
 DEB_PACKAGES := cmake ninja-build g++ ccache pkg-config \
   libtorch-dev python3-torch libboost-dev libspdlog-dev libgtest-dev \
   libdlpack-dev libopenblas-dev python3-pytest python3-sklearn python3-yaml \
-  libopenblas0-pthread python3-matplotlib python3-pip
+  libopenblas0-pthread python3-matplotlib python3-pip clang libclang-rt-dev
 
 # Not in Debian; PyTorch's OpInfo database (tests/conformance) imports it.
 PIP_PACKAGES := expecttest==0.1.6
 
-.PHONY: deps build test test-torch2 conformance-full demo bench install clean
+.PHONY: deps build test test-torch2 conformance-full demo bench install clean soak \
+  test-sanitize fuzz fuzz-build fuzz-smoke
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -48,12 +53,55 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	LTC_BUILD_DIR=$(CURDIR)/$(BUILD) PYTHONPATH=$(PYTHONPATH_BUILD) \
 	  $(PYTHON) -m pytest -q -rs -p no:cacheprovider tests/python
+	$(MAKE) --no-print-directory fuzz-smoke
+
+# libFuzzer targets, one per parser of outside input (tests/fuzz), in a
+# clang ASan+UBSan build of their own. fuzz prints each target's executions,
+# exec/s, coverage, corpus size and crashes; fuzz-smoke (part of test) runs
+# each a fixed number of inputs from a fixed seed, the same on every machine
+# (FUZZ_SMOKE_SECONDS bounds a very slow one). Both fail on any crash, leak or
+# sanitizer report. FUZZ_TARGETS picks targets: the fuzz_ts_* two link
+# LibTorch, take most of the build and run ~20 inputs a second.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 120
+FUZZ_SMOKE_RUNS ?= 50000
+FUZZ_SMOKE_TS_RUNS ?= 200
+FUZZ_PARSER_TARGETS := fuzz_manifest fuzz_request fuzz_graph_reader
+FUZZ_TS_TARGETS := fuzz_ts_archive fuzz_ts_ir
+FUZZ_TARGETS ?= $(FUZZ_PARSER_TARGETS) $(FUZZ_TS_TARGETS)
+
+$(FUZZ_BUILD)/build.ninja: CMakeLists.txt tests/fuzz/CMakeLists.txt
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+	  -DCMAKE_INSTALL_LIBDIR=lib -DLTC_BUILD_TESTS=OFF -DLTC_TS_CUDA=OFF -DLTC_FUZZ=ON
+
+fuzz-build: deps $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	FUZZ_RUNS=$(FUZZ_SMOKE_RUNS) tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) \
+	  $(filter $(FUZZ_PARSER_TARGETS),$(FUZZ_TARGETS))
+	FUZZ_RUNS=$(FUZZ_SMOKE_TS_RUNS) tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) \
+	  $(filter $(FUZZ_TS_TARGETS),$(FUZZ_TARGETS))
 
 # The same build and tests against PyTorch 2.11's LibTorch (a ~5 GB wheel
 # from PyPI, installed once into .venv-torch2), loading the ref_cpu binary
 # of this build.
 test-torch2: build
 	REF_CPU_FROM=$(BUILD)/lib/ltc-plugins tests/torch2/run.sh
+
+# ASan+UBSan over the whole tree, then TSan over the loader, adapter and
+# threaded tests, each in a build tree of its own; tests/sanitize/run.sh says
+# what runs and why. SANITIZE_PART=gtest or pytest runs one half.
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+test-sanitize: deps
+	BUILD=$(ASAN_BUILD) JOBS=$(JOBS) PYTHON=$(PYTHON) tests/sanitize/run.sh address $(SANITIZE_PART)
+	BUILD=$(TSAN_BUILD) JOBS=$(JOBS) PYTHON=$(PYTHON) tests/sanitize/run.sh thread $(SANITIZE_PART)
 
 conformance-full: build
 	LTC_BUILD_DIR=$(CURDIR)/$(BUILD) PYTHONPATH=$(PYTHONPATH_BUILD) LTC_CONFORMANCE_SAMPLES=all \
@@ -64,6 +112,10 @@ demo: build
 
 bench: build
 	$(PYTHON) bench/run.py --build $(CURDIR)/$(BUILD) $(BENCH_ARGS)
+
+# Fails if a count grew after warm-up (SOAK_ARGS: e.g. --model cnn --steps 500).
+soak: build
+	PYTHONPATH=$(PYTHONPATH_BUILD) OMP_WAIT_POLICY=PASSIVE $(PYTHON) tests/soak/soak.py $(SOAK_ARGS)
 
 install: build
 	cmake --install $(BUILD) --prefix $(or $(PREFIX),/usr/local)

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <string_view>
 
 #include "internal.h"
@@ -25,11 +26,12 @@ struct Entry {
 
 // Every `key = value` line; blank lines and lines starting with '#' are
 // skipped. A '#' later in a line is part of the value ("C# bindings").
-std::map<std::string, Entry> ReadEntries(std::istream& in, const fs::path& path) {
+std::map<std::string, Entry> ReadEntries(std::string_view text, const fs::path& path) {
   std::map<std::string, Entry> entries;
-  std::string text;
-  for (int line = 1; std::getline(in, text); ++line) {
-    const std::string content = Trim(text);
+  std::istringstream in{std::string(text)};
+  std::string line_text;
+  for (int line = 1; std::getline(in, line_text); ++line) {
+    const std::string content = Trim(line_text);
     if (content.empty() || content.front() == '#') continue;
     const auto equals = content.find('=');
     if (equals == std::string::npos) Fail(path, line, "expected `key = value`");
@@ -40,7 +42,6 @@ std::map<std::string, Entry> ReadEntries(std::istream& in, const fs::path& path)
       Fail(path, line, "key '" + key + "' appears twice");
     }
   }
-  if (in.bad()) throw std::runtime_error(path.string() + ": cannot be read");
   return entries;
 }
 
@@ -94,9 +95,17 @@ void ParseAbi(const Entry& abi, const fs::path& path, Manifest& manifest) {
 Manifest ReadManifest(const fs::path& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error(path.string() + ": cannot be opened");
+  // Line by line, as getline reports a read error (a directory) in badbit.
+  std::string text;
+  for (std::string line; std::getline(in, line);) text += line + '\n';
+  if (in.bad()) throw std::runtime_error(path.string() + ": cannot be read");
+  return ParseManifest(text, path);
+}
+
+Manifest ParseManifest(std::string_view text, const fs::path& path) {
   // Keys this reader does not know are ignored: a newer manifest may add
   // some, and must still be readable here.
-  const std::map<std::string, Entry> entries = ReadEntries(in, path);
+  const std::map<std::string, Entry> entries = ReadEntries(text, path);
 
   Manifest manifest;
   manifest.path = path;

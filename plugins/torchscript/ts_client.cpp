@@ -11,12 +11,16 @@
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/ir/irparser.h>
 #include <torch/csrc/jit/serialization/import.h>
-#include <torch/csrc/jit/serialization/pickle.h>
+#include <torch/csrc/jit/serialization/import_read.h>
 
 #include <c10/core/DeviceGuard.h>
+#include <caffe2/serialize/inline_container.h>
+#include <caffe2/serialize/read_adapter_interface.h>
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -33,6 +37,105 @@ namespace {
 
 std::vector<int64_t> ShapeOf(const at::Tensor& tensor) {
   return std::vector<int64_t>(tensor.sizes().begin(), tensor.sizes().end());
+}
+
+// An archive in memory for PyTorchStreamReader. A read past the end
+// returns fewer bytes, which the reader reports as a malformed archive.
+class BoundedReader final : public caffe2::serialize::ReadAdapterInterface {
+ public:
+  BoundedReader(const char* data, size_t size) : data_(data), size_(size) {}
+  size_t size() const override { return size_; }
+  size_t read(uint64_t pos, void* buf, size_t n, const char*) const override {
+    if (pos >= size_) return 0;
+    n = std::min<uint64_t>(n, size_ - pos);
+    std::memcpy(buf, data_ + pos, n);
+    return n;
+  }
+
+ private:
+  const char* data_;
+  size_t size_;
+};
+
+// Zip's CRC-32 (reflected, polynomial 0xEDB88320).
+uint32_t Crc32(const uint8_t* bytes, size_t size) {
+  static const std::array<uint32_t, 256> table = [] {
+    std::array<uint32_t, 256> entries{};
+    for (uint32_t i = 0; i < entries.size(); ++i) {
+      uint32_t crc = i;
+      for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ ((crc & 1) != 0 ? 0xEDB88320u : 0);
+      entries[i] = crc;
+    }
+    return entries;
+  }();
+  uint32_t crc = 0xFFFFFFFFu;
+  for (size_t i = 0; i < size; ++i) crc = table[(crc ^ bytes[i]) & 0xFF] ^ (crc >> 8);
+  return crc ^ 0xFFFFFFFFu;
+}
+
+// The little-endian integer of `width` bytes at `offset`, or nullopt where
+// it runs past `size`.
+std::optional<uint64_t> Field(const uint8_t* data, size_t size, uint64_t offset, size_t width) {
+  if (offset > size || width > size - offset) return std::nullopt;
+  uint64_t value = 0;
+  for (size_t i = width; i-- > 0;) value = (value << 8) | data[offset + i];
+  return value;
+}
+
+// Refuses a damaged archive before LibTorch reads it. LibTorch 1.13 checks
+// no CRC-32 (its miniz is built with MINIZ_DISABLE_ZIP_READER_CRC32_CHECKS)
+// and compiles the TorchScript source and unpickles the data it finds: a
+// damaged source crashes its compiler (ScriptTypeParser) where it should
+// fail. So every entry `reader` (over `data`) can read must match its
+// CRC-32 in the zip's central directory. A structure this check cannot
+// follow is left to LibTorch's reader.
+void CheckArchiveChecksums(const void* data, size_t size,
+                           caffe2::serialize::PyTorchStreamReader& reader) {
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  // The end of central directory record: 22 bytes and a comment of at most
+  // 65535, at the end.
+  constexpr uint32_t kEndSignature = 0x06054b50, kEnd64LocatorSignature = 0x07064b50,
+                     kEnd64Signature = 0x06064b50, kEntrySignature = 0x02014b50;
+  std::optional<uint64_t> end;
+  for (size_t back = 22; back <= size && back <= 22 + 0xFFFF && !end; ++back) {
+    if (Field(bytes, size, size - back, 4) == kEndSignature) end = size - back;
+  }
+  if (!end) return;
+  std::optional<uint64_t> count = Field(bytes, size, *end + 10, 2);
+  std::optional<uint64_t> offset = Field(bytes, size, *end + 16, 4);
+  // As miniz (LibTorch's zip reader) does, the zip64 record wins wherever
+  // its locator precedes the end record; PyTorch's writer always adds one.
+  if (*end >= 20 && Field(bytes, size, *end - 20, 4) == kEnd64LocatorSignature) {
+    const std::optional<uint64_t> end64 = Field(bytes, size, *end - 12, 8);
+    if (end64 && Field(bytes, size, *end64, 4) == kEnd64Signature) {
+      count = Field(bytes, size, *end64 + 32, 8);
+      offset = Field(bytes, size, *end64 + 48, 8);
+    }
+  }
+  if (!count || !offset) return;
+  // getRecord names entries below the first entry's directory.
+  const std::vector<std::string> records = reader.getAllRecords();
+  for (uint64_t i = 0, at = *offset; i < *count; ++i) {
+    const auto signature = Field(bytes, size, at, 4);
+    const auto crc = Field(bytes, size, at + 16, 4);
+    const auto name_length = Field(bytes, size, at + 28, 2);
+    const auto extra_length = Field(bytes, size, at + 30, 2);
+    const auto comment_length = Field(bytes, size, at + 32, 2);
+    if (signature != kEntrySignature || !crc || !name_length || !extra_length ||
+        !comment_length || at + 46 + *name_length > size) {
+      return;
+    }
+    const std::string name(reinterpret_cast<const char*>(bytes + at + 46), *name_length);
+    at += 46 + *name_length + *extra_length + *comment_length;
+    const auto slash = name.find('/');
+    const std::string record = slash == std::string::npos ? name : name.substr(slash + 1);
+    if (std::find(records.begin(), records.end(), record) == records.end()) continue;
+    const auto [record_data, record_size] = reader.getRecord(record);
+    if (Crc32(static_cast<const uint8_t*>(record_data.get()), record_size) != *crc) {
+      throw Error(LTC_ERROR_INVALID_ARGUMENT,
+                  "the archive is damaged: entry '" + name + "' does not match its CRC-32");
+    }
+  }
 }
 
 bool IsScalarType(const c10::TypePtr& type) {
@@ -98,6 +201,11 @@ std::vector<at::Tensor> TsExecutable::Run(
 
 std::shared_ptr<torch::jit::Graph> ReadTorchScriptArchive(
     const void* data, size_t size, const at::Device& device) {
+  {
+    caffe2::serialize::PyTorchStreamReader reader(
+        std::make_shared<BoundedReader>(static_cast<const char*>(data), size));
+    CheckArchiveChecksums(data, size, reader);
+  }
   std::istringstream stream(std::string(static_cast<const char*>(data), size));
   torch::jit::Module module = torch::jit::load(stream, device);
   std::shared_ptr<torch::jit::Graph> graph =
@@ -127,8 +235,15 @@ std::shared_ptr<torch::jit::Graph> ReadTorchScriptArchive(
 
 std::shared_ptr<torch::jit::Graph> ReadTorchScriptIr(const void* data, size_t size,
                                                      const at::Device& device) {
-  const auto* bytes = static_cast<const char*>(data);
-  const c10::IValue value = torch::jit::pickle_load(std::vector<char>(bytes, bytes + size));
+  // What torch::jit::pickle_load does, through a reader that stays in
+  // bounds: pickle_load's own (LibTorch 1.13) copies whatever range the
+  // archive's directory names, past the end of the bytes too.
+  caffe2::serialize::PyTorchStreamReader reader(
+      std::make_shared<BoundedReader>(static_cast<const char*>(data), size));
+  CheckArchiveChecksums(data, size, reader);
+  const c10::IValue value = torch::jit::readArchiveAndTensors(
+      "data", /*pickle_prefix=*/"", /*tensor_prefix=*/"", /*type_resolver=*/c10::nullopt,
+      /*obj_loader=*/c10::nullopt, /*device=*/c10::nullopt, reader);
   const auto& elements = value.isTuple() ? value.toTupleRef().elements()
                                          : c10::ArrayRef<c10::IValue>();
   if (elements.size() != 2 || !elements[0].isString() || !elements[1].isList()) {

@@ -18,6 +18,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ltc {
@@ -47,6 +48,9 @@ struct Manifest {
 
 // Parses a manifest; throws std::runtime_error naming the file and line.
 Manifest ReadManifest(const std::filesystem::path& path);
+// Parses manifest text as ReadManifest does the file `path` holding it:
+// `path` names it in messages and anchors a relative library.
+Manifest ParseManifest(std::string_view text, const std::filesystem::path& path);
 
 // Where a directory in the search came from, for messages.
 struct SearchDirectory {
