@@ -9,6 +9,7 @@
 #include <torch/csrc/jit/ir/constants.h>
 
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -92,10 +93,8 @@ class PortableWriter {
 
   g::ValueType ParameterType(const Value& input) {
     const std::string what = "parameter %" + input.debugName();
+    if (const auto number = NumberScalar(input.type()->kind())) return *number;
     switch (input.type()->kind()) {
-      case c10::TypeKind::IntType: return Scalar(kDLInt, 64);
-      case c10::TypeKind::FloatType: return Scalar(kDLFloat, 64);
-      case c10::TypeKind::BoolType: return Scalar(LTC_DL_BOOL_CODE, 8);
       case c10::TypeKind::TensorType: {
         const auto tensor = input.type()->expect<c10::TensorType>();
         if (!tensor->scalarType() || !tensor->sizes().size()) {
@@ -110,6 +109,16 @@ class PortableWriter {
 
   static g::ValueType Scalar(uint8_t code, uint8_t bits) {
     return g::ValueType{g::ValueKind::kScalar, DLDataType{code, bits, 1}, std::vector<int64_t>{}};
+  }
+
+  // The scalar an int, float or bool value is; nullopt for other kinds.
+  static std::optional<g::ValueType> NumberScalar(c10::TypeKind kind) {
+    switch (kind) {
+      case c10::TypeKind::IntType: return Scalar(kDLInt, 64);
+      case c10::TypeKind::FloatType: return Scalar(kDLFloat, 64);
+      case c10::TypeKind::BoolType: return Scalar(LTC_DL_BOOL_CODE, 8);
+      default: return std::nullopt;
+    }
   }
 
   static g::ValueType TensorTypeOf(const c10::TensorType& tensor, at::ScalarType dtype,
@@ -129,10 +138,8 @@ class PortableWriter {
   // no dtype, and takes its first tensor operand's.
   g::ValueType OutputType(const Value& value) {
     const std::string what = "%" + value.debugName();
+    if (const auto number = NumberScalar(value.type()->kind())) return *number;
     switch (value.type()->kind()) {
-      case c10::TypeKind::IntType: return Scalar(kDLInt, 64);
-      case c10::TypeKind::FloatType: return Scalar(kDLFloat, 64);
-      case c10::TypeKind::BoolType: return Scalar(LTC_DL_BOOL_CODE, 8);
       case c10::TypeKind::NumberType: {
         // A `Scalar` (LibTorch 2.x lowers 0-dim tensors to numbers with
         // aten::ScalarImplicit): the number kind of its tensor operand.

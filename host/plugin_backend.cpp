@@ -233,12 +233,15 @@ class PluginComputation final : public GraphComputation {
 };
 
 // The graph formats this host writes.
-const char* const kHostFormats[] = {LTC_GRAPH_FORMAT_PORTABLE, LTC_GRAPH_FORMAT_TORCHSCRIPT_IR,
-                                     LTC_GRAPH_FORMAT_TORCHSCRIPT};
+const std::vector<std::string>& HostFormats() {
+  static const std::vector<std::string> formats = {
+      LTC_GRAPH_FORMAT_PORTABLE, LTC_GRAPH_FORMAT_TORCHSCRIPT_IR, LTC_GRAPH_FORMAT_TORCHSCRIPT};
+  return formats;
+}
 
 bool HostWrites(const std::string& format) {
-  return std::find(std::begin(kHostFormats), std::end(kHostFormats), format) !=
-         std::end(kHostFormats);
+  const std::vector<std::string>& formats = HostFormats();
+  return std::find(formats.begin(), formats.end(), format) != formats.end();
 }
 
 // The plugin's formats that this host writes, in the plugin's order, or
@@ -254,13 +257,13 @@ std::vector<std::string> ChooseFormats(const PluginClient& client, const char* r
   if (requested != nullptr && *requested != '\0') {
     TORCH_CHECK(HostWrites(requested), "LTC_GRAPH_FORMAT=", requested,
                 " is not a graph format this host writes (",
-                Join({std::begin(kHostFormats), std::end(kHostFormats)}), ")");
+                Join(HostFormats()), ")");
     TORCH_CHECK(!formats.empty(), "LTC_GRAPH_FORMAT=", requested, ": plugin ", client.name(),
                 " does not read it; it reads ", Join(reads));
   }
   TORCH_CHECK(!formats.empty(), "plugin ", client.name(), " reads graph formats ",
               Join(reads), "; this host writes ",
-              Join({std::begin(kHostFormats), std::end(kHostFormats)}));
+              Join(HostFormats()));
   return formats;
 }
 
