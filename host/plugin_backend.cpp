@@ -120,15 +120,6 @@ class LostValue : public std::runtime_error {
   std::string lost_;
 };
 
-// Whether a result of dtype `got` may stand where the lazy core expects
-// `want`. The lazy core hands Python numbers to graphs as 0-dim float64
-// tensors, so `int_tensor * 2.5` runs in float64 where its shape says
-// float32 (the in-tree backend's graphs too); reads cast to the lazy core's
-// dtype. Any other difference breaks the plugin's contract.
-bool DtypeAgrees(at::ScalarType want, at::ScalarType got) {
-  return want == got || (got == at::kDouble && at::isFloatingType(want));
-}
-
 // An exception's message without the C++ backtrace c10::Error carries.
 std::string MessageOf(const std::exception& error) {
   if (const auto* c10_error = dynamic_cast<const c10::Error*>(&error)) {
@@ -561,7 +552,7 @@ std::vector<BackendDataPtr> PluginBackend::ExecuteComputation(
   if (profiling && !at::hasThreadLocalCallbacks()) on_worker_thread.emplace(*profiling);
   try {
     if (!placeholder_failure.empty()) throw std::runtime_error(placeholder_failure);
-    return Run(computation, arguments, device, placeholders);
+    return Run(computation, arguments, device);
   } catch (const LostValue& error) {
     TORCH_LAZY_COUNTER("PluginExecuteFailed", 1);
     const auto lost = std::make_shared<ExecutionResults>();
@@ -593,7 +584,7 @@ std::vector<BackendDataPtr> PluginBackend::ExecuteComputation(
 
 std::vector<BackendDataPtr> PluginBackend::Run(
     const ComputationPtr& computation, c10::ArrayRef<BackendDataPtr> arguments,
-    const BackendDevice& device, const std::vector<std::weak_ptr<PluginData>>& expected) const {
+    const BackendDevice& device) const {
   RECORD_FUNCTION("ltc::execute", std::vector<c10::IValue>());
   TORCH_LAZY_COUNTER("PluginExecute", 1);
   const auto* compiled = dynamic_cast<const PluginComputation*>(computation.get());
@@ -647,15 +638,6 @@ std::vector<BackendDataPtr> PluginBackend::Run(
     outputs.reserve(executable.results.size());
     for (uint32_t result : executable.results) outputs.push_back(distinct.at(result));
   }
-  for (size_t i = 0; i < expected.size() && i < outputs.size(); ++i) {
-    const std::shared_ptr<PluginData> placeholder = expected[i].lock();
-    if (placeholder == nullptr) continue;
-    const torch::lazy::Shape& want = placeholder->shape();
-    const torch::lazy::Shape& got = outputs[i]->shape();
-    TORCH_CHECK(want.sizes() == got.sizes() && DtypeAgrees(want.scalar_type(), got.scalar_type()),
-                "plugin ", name(), " broke the contract of executable_execute: result ", i, " is ",
-                got.to_string(), " where the graph computes ", want.to_string());
-  }
   return outputs;
 }
 
@@ -666,7 +648,7 @@ void PluginBackend::RunAgain(const PluginData& data) const {
   if (data.HasValue()) return;
   TORCH_LAZY_COUNTER("PluginRunAgain", 1);
   const std::vector<BackendDataPtr> results =
-      Run(run->computation, run->arguments, run->device, run->outputs);
+      Run(run->computation, run->arguments, run->device);
   for (size_t i = 0; i < results.size() && i < run->outputs.size(); ++i) {
     if (const std::shared_ptr<PluginData> output = run->outputs[i].lock()) {
       output->Assign(*results[i]);

@@ -176,14 +176,11 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
   int32_t Ordinal(const torch::lazy::BackendDevice& device) const;
 
   // Runs `computation` on the plugin: first the failed runs its arguments
-  // wait for, then the graph. `expected`: the lazy core's placeholders for
-  // its outputs, whose dtypes and shapes the results must have (empty where
-  // the lazy core made none).
+  // wait for, then the graph.
   std::vector<torch::lazy::BackendDataPtr> Run(
       const torch::lazy::ComputationPtr& computation,
       c10::ArrayRef<torch::lazy::BackendDataPtr> arguments,
-      const torch::lazy::BackendDevice& device,
-      const std::vector<std::weak_ptr<PluginData>>& expected) const;
+      const torch::lazy::BackendDevice& device) const;
   // Runs `data`'s failed run again, unless another thread just did; throws
   // its error if it fails again.
   void RunAgain(const PluginData& data) const;
