@@ -450,10 +450,7 @@ at::Tensor PluginBackend::MakeTensorFromComputationData(
     // data (plugin_api.h): all of them are lost, and say so from now on.
     const std::shared_ptr<ExecutionResults>& execution = plugin_data.execution();
     if (execution != nullptr && !client_->Info(plugin_data.buffer()).has_data) {
-      std::lock_guard<std::mutex> lock(execution->mutex);
-      if (execution->lost.empty()) {
-        execution->lost = std::string("the graph that computed it failed: ") + error.what();
-      }
+      execution->MarkLost(std::string("the graph that computed it failed: ") + error.what());
     }
     throw;
   }
@@ -556,7 +553,7 @@ std::vector<BackendDataPtr> PluginBackend::ExecuteComputation(
   } catch (const LostValue& error) {
     TORCH_LAZY_COUNTER("PluginExecuteFailed", 1);
     const auto lost = std::make_shared<ExecutionResults>();
-    lost->lost = error.lost();
+    lost->MarkLost(error.lost());
     for (const std::weak_ptr<PluginData>& placeholder : placeholders) {
       if (const std::shared_ptr<PluginData> data = placeholder.lock()) data->Lose(lost);
     }
@@ -612,12 +609,9 @@ std::vector<BackendDataPtr> PluginBackend::Run(
     for (size_t i = 0; i < arguments.size(); ++i) {
       const std::shared_ptr<ExecutionResults>& execution = AsPluginData(arguments[i]).execution();
       if (execution == nullptr || client_->Info(buffers[i]).has_data) continue;
-      std::lock_guard<std::mutex> lock(execution->mutex);
-      if (execution->lost.empty()) {
-        execution->lost = std::string("the graph that computed it failed asynchronously; ") +
-                          "running the next graph: " + error.what();
-      }
-      throw LostValue(i, execution->lost);
+      throw LostValue(i, execution->MarkLost(
+                             std::string("the graph that computed it failed asynchronously; ") +
+                             "running the next graph: " + error.what()));
     }
     throw;
   }

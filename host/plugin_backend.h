@@ -48,6 +48,13 @@ struct FailedRun {
 // The results of one execution. An asynchronous failure, once the plugin
 // reports it, loses all of them: `lost` then says why.
 struct ExecutionResults {
+  // Records why, unless an earlier loss did; returns what is recorded.
+  std::string MarkLost(const std::string& why) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (lost.empty()) lost = why;
+    return lost;
+  }
+
   std::mutex mutex;
   std::string lost;  // guarded by mutex; empty while the results are good
 };
