@@ -173,6 +173,27 @@ def float_outputs(value):
 
 def run_case(op, sample, device, noncontiguous, kind, on_device=None):
     """Runs one case on `device`; returns what it produced, on the CPU."""
+    try:
+        return run_case_once(op, sample, device, noncontiguous, kind, on_device)
+    except Exception:
+        if device == "lazy":
+            forget_failure()
+        raise
+
+
+def forget_failure():
+    """Consumes the copy of a failed graph's error that the lazy core's device
+    lock keeps and raises again at the next sync, so that every case is judged
+    on its own. The in-tree backend keeps it; the ltc host drops it itself
+    (tests/python/test_host_faults.py)."""
+    import torch
+    try:
+        torch._C._lazy._wait_device_ops([])
+    except Exception:  # noqa: BLE001 - the copy of the error already recorded
+        pass
+
+
+def run_case_once(op, sample, device, noncontiguous, kind, on_device):
     import torch
     import torch._lazy
     torch.manual_seed(0)

@@ -174,8 +174,9 @@ def test_ref_cpu_is_eager_or_refuses(runs, capsys):
     differ = comparison.ops_with(compare.DIFFER)
     assert not differ, (f"ref_cpu differs from eager in {differ}; "
                         f"see {runs.build_dir / 'conformance-report.txt'}")
-    # 517 on 1.13 when this was written: fewer is a regression.
-    assert len(comparison.ops_running()) >= 500, "ref_cpu runs fewer ops than it did"
+    if not runs.ops:
+        # 517 on 1.13 when this was written: fewer is a regression.
+        assert len(comparison.ops_running()) >= 500, "ref_cpu runs fewer ops than it did"
 
 
 def record(op, cases, **extra):
