@@ -13,7 +13,10 @@
 #include <torch/csrc/lazy/core/metrics.h>
 #include <torch/csrc/lazy/ts_backend/ts_lowering_context.h>
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -120,6 +123,14 @@ class LostValue : public std::runtime_error {
   std::string lost_;
 };
 
+// Whether a result of dtype `got` may stand where the lazy core expects
+// `want`. The lazy core hands Python numbers to graphs as 0-dim float64
+// tensors, so `int_tensor * 2.5` runs in float64 where its shape says
+// float32 (the in-tree backend's graphs too), and reads cast back.
+bool DtypeAgrees(at::ScalarType want, at::ScalarType got) {
+  return want == got || (got == at::kDouble && at::isFloatingType(want));
+}
+
 // An exception's message without the C++ backtrace c10::Error carries.
 std::string MessageOf(const std::exception& error) {
   if (const auto* c10_error = dynamic_cast<const c10::Error*>(&error)) {
@@ -217,11 +228,48 @@ class PluginComputation final : public GraphComputation {
     return found->second;
   }
 
+  // True the first time it is asked: a graph's disagreeing results are
+  // logged once, not at every step.
+  bool FirstDisagreement() const { return !disagreement_logged_.exchange(true); }
+
  private:
   const PluginBackend& backend_;
   mutable std::mutex mutex_;
   mutable std::map<int32_t, PluginBackend::CompiledGraph> executables_;
+  mutable std::atomic<bool> disagreement_logged_{false};
 };
+
+// Counts the results whose dtype or shape is not what the lazy core expects
+// (`expected`: its placeholders for them) and warns once per graph.
+void CheckAgainstLazyShapes(const std::string& plugin, const PluginComputation& computation,
+                            const std::string& cache_key,
+                            const std::vector<BackendDataPtr>& outputs,
+                            const std::vector<std::weak_ptr<PluginData>>& expected) {
+  std::string disagreements;
+  for (size_t i = 0; i < expected.size() && i < outputs.size(); ++i) {
+    const std::shared_ptr<PluginData> placeholder = expected[i].lock();
+    if (placeholder == nullptr) continue;
+    const torch::lazy::Shape& want = placeholder->shape();
+    const torch::lazy::Shape& got = outputs[i]->shape();
+    if (want.sizes() == got.sizes() && DtypeAgrees(want.scalar_type(), got.scalar_type())) {
+      continue;
+    }
+    TORCH_LAZY_COUNTER("PluginResultDisagrees", 1);
+    disagreements += " result " + std::to_string(i) + " is " + got.to_string() +
+                     " where the lazy core expects " + want.to_string() + ";";
+  }
+  if (disagreements.empty() || !computation.FirstDisagreement()) return;
+  // A warning, not an error: LibTorch's own shape inference is wrong for a
+  // few ops whose results every backend, the in-tree one too, computes as
+  // eager does (native_batch_norm's saved statistics in eval mode, std
+  // over every dimension of a tensor in 1.13).
+  ltc::Logger().warn(
+      "{}: executable_execute: results disagree with what the lazy core expects of graph {}:{} "
+      "their tensors change dtype or shape when read (once per graph; counter "
+      "PluginResultDisagrees counts every time). Either the plugin breaks the contract of "
+      "executable_execute or LibTorch's shape inference is wrong for an op of the graph.",
+      plugin, cache_key, disagreements);
+}
 
 // The graph formats this host writes.
 const std::vector<std::string>& HostFormats() {
@@ -527,7 +575,7 @@ PluginBackend::CompiledGraph PluginBackend::CompileGraph(
                 executable.num_parameters(), " arguments and makes ", executable.num_results(),
                 " results, where the graph has ", graph.inputs().size(), " inputs and ",
                 want_results, " results");
-    return CompiledGraph{std::move(executable), std::move(results)};
+    return CompiledGraph{std::move(executable), std::move(results), cache_key};
   }
   TORCH_CHECK(false, "plugin ", name(), " reads only ", Join(formats_),
               ", which cannot carry this graph:", refusals, "\n", graph.toString());
@@ -549,7 +597,7 @@ std::vector<BackendDataPtr> PluginBackend::ExecuteComputation(
   if (profiling && !at::hasThreadLocalCallbacks()) on_worker_thread.emplace(*profiling);
   try {
     if (!placeholder_failure.empty()) throw std::runtime_error(placeholder_failure);
-    return Run(computation, arguments, device);
+    return Run(computation, arguments, device, placeholders);
   } catch (const LostValue& error) {
     TORCH_LAZY_COUNTER("PluginExecuteFailed", 1);
     const auto lost = std::make_shared<ExecutionResults>();
@@ -581,7 +629,7 @@ std::vector<BackendDataPtr> PluginBackend::ExecuteComputation(
 
 std::vector<BackendDataPtr> PluginBackend::Run(
     const ComputationPtr& computation, c10::ArrayRef<BackendDataPtr> arguments,
-    const BackendDevice& device) const {
+    const BackendDevice& device, const std::vector<std::weak_ptr<PluginData>>& expected) const {
   RECORD_FUNCTION("ltc::execute", std::vector<c10::IValue>());
   TORCH_LAZY_COUNTER("PluginExecute", 1);
   const auto* compiled = dynamic_cast<const PluginComputation*>(computation.get());
@@ -632,8 +680,10 @@ std::vector<BackendDataPtr> PluginBackend::Run(
     outputs.reserve(executable.results.size());
     for (uint32_t result : executable.results) outputs.push_back(distinct.at(result));
   }
+  CheckAgainstLazyShapes(name(), *compiled, executable.cache_key, outputs, expected);
   return outputs;
 }
+
 
 void PluginBackend::RunAgain(const PluginData& data) const {
   // A copy: Assign clears the data's own.
@@ -642,7 +692,7 @@ void PluginBackend::RunAgain(const PluginData& data) const {
   if (data.HasValue()) return;
   TORCH_LAZY_COUNTER("PluginRunAgain", 1);
   const std::vector<BackendDataPtr> results =
-      Run(run->computation, run->arguments, run->device);
+      Run(run->computation, run->arguments, run->device, run->outputs);
   for (size_t i = 0; i < results.size() && i < run->outputs.size(); ++i) {
     if (const std::shared_ptr<PluginData> output = run->outputs[i].lock()) {
       output->Assign(*results[i]);

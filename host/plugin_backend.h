@@ -172,6 +172,8 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
     // Graph output i is the executable's result results[i] (ltc-graph-v1
     // returns a repeated value once); empty where output i is result i.
     std::vector<uint32_t> results;
+    // The serialized graph's hash, as the plugin was given it.
+    std::string cache_key;
   };
   // The plugin's executable for `graph` on device `ordinal`, in the first of
   // the plugin's graph formats this host can write for it. `boolean_scalars`:
@@ -183,11 +185,14 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
   int32_t Ordinal(const torch::lazy::BackendDevice& device) const;
 
   // Runs `computation` on the plugin: first the failed runs its arguments
-  // wait for, then the graph.
+  // wait for, then the graph. `expected`: the lazy core's placeholders for
+  // its outputs (empty where it made none), whose dtypes and shapes the
+  // results are checked against.
   std::vector<torch::lazy::BackendDataPtr> Run(
       const torch::lazy::ComputationPtr& computation,
       c10::ArrayRef<torch::lazy::BackendDataPtr> arguments,
-      const torch::lazy::BackendDevice& device) const;
+      const torch::lazy::BackendDevice& device,
+      const std::vector<std::weak_ptr<PluginData>>& expected) const;
   // Runs `data`'s failed run again, unless another thread just did; throws
   // its error if it fails again.
   void RunAgain(const PluginData& data) const;

@@ -39,3 +39,9 @@ spdlog::logger& Log() {
 }
 
 }  // namespace ltc::loader_internal
+
+namespace ltc {
+
+spdlog::logger& Logger() { return loader_internal::Log(); }
+
+}  // namespace ltc

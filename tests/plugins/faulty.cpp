@@ -14,12 +14,16 @@
 //   after execute returns (a worker thread marks them), so work is pending.
 // - break_contract: one rule of plugin_api.h broken on every call of the slot
 //   concerned (kBreaches).
+// - trace: a file that every call of a kSlots slot appends its fail_call name
+//   to, one line each, so that a test can find the call to fail in a run
+//   where nothing fails (call counts differ between LibTorch versions).
 // One client per process: the tests start one interpreter per scenario.
 #include "ts_client.h"
 
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <cstdio>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -62,6 +66,7 @@ struct Config {
   bool fail_async = false;
   int64_t complete_after_ms = 0;
   std::string breach;  // a key of kBreaches, or empty
+  std::string trace;   // a file path, or empty
 };
 
 // An asynchronous failure, shared by the results it spoils.
@@ -76,7 +81,7 @@ struct State {
   Config config;  // set by client_create, read-only after it
   std::mutex mutex;
   std::condition_variable ready;
-  std::map<std::string, int64_t> calls;                             // per fail_call key
+  std::map<std::string, int64_t> calls;                             // per kSlots key
   std::map<LtcBuffer*, std::shared_ptr<AsyncFailure>> spoiled;      // results of failed executions
   std::map<LtcBuffer*, Clock::time_point> pending;                  // results not ready yet
 };
@@ -139,13 +144,21 @@ void WaitUntilReady(std::unique_lock<std::mutex>& lock, LtcBuffer* buffer) {
   state().ready.wait(lock, [&] { return state().pending.count(buffer) == 0; });
 }
 
-// Whether this call of `slot` (a kSlots key) is one the test wants to fail.
+// Counts (and traces) a call of `slot` (a kSlots key); whether it is one the
+// test wants to fail.
 bool ShouldFail(const std::string& slot) {
   State& s = state();
-  if (s.config.fail_call != slot) return false;
   std::lock_guard<std::mutex> lock(s.mutex);
   const int64_t n = ++s.calls[slot];
-  return n >= s.config.fail_at && n < s.config.fail_at + s.config.fail_times;
+  if (!s.config.trace.empty()) {
+    // Opened for each line: the test appends its own lines to the file too.
+    if (std::FILE* file = std::fopen(s.config.trace.c_str(), "a")) {
+      std::fprintf(file, "%s\n", slot.c_str());
+      std::fclose(file);
+    }
+  }
+  return s.config.fail_call == slot && n >= s.config.fail_at &&
+         n < s.config.fail_at + s.config.fail_times;
 }
 
 std::string InjectedMessage(const std::string& slot) {
@@ -180,6 +193,8 @@ LtcError* ReadConfig(const LtcClientCreateArgs& args) {
       config.fail_async = option.bool_value;
     } else if (name == "complete_after_ms" && option.type == LTC_VALUE_INT64) {
       config.complete_after_ms = option.int64_value;
+    } else if (name == "trace" && option.type == LTC_VALUE_STRING) {
+      config.trace = option.string_value;
     } else if (name == "break_contract" && option.type == LTC_VALUE_STRING) {
       config.breach = option.string_value;
       if (kBreaches.count(config.breach) == 0) {
@@ -415,7 +430,8 @@ const ltc::plugin::PluginDescriptor kDescriptor = {
       "results are ready this long after execute returns (default 0)"},
      {"break_contract", LTC_VALUE_STRING,
       "a rule to break: null_result, result_count, result_dtype, result_shape, null_message, "
-      "null_deleter, bad_dlpack, throws"}},
+      "null_deleter, bad_dlpack, throws"},
+     {"trace", LTC_VALUE_STRING, "a file each slot call appends its fail_call name to"}},
     /*check_available=*/nullptr,
     /*create_client=*/CreateClient,
 };

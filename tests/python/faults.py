@@ -25,13 +25,14 @@ def _step(model, optimizer, x_cpu, y_cpu, synchronize):
     return loss
 
 
-def run(steps=6, on_error="continue", synchronize=False):
+def run(steps=6, on_error="continue", synchronize=False, trace=None):
     """on_error: "continue" goes on to the next step; "retry" syncs again
     (mark_step, then reads the loss) until that works; "rerun" runs the
     failed step again; "checkpoint" loads the weights and optimizer state
     kept after the last good step and runs the failed step again.
     synchronize: waits for the plugin (ltc_plugins.synchronize()) after
-    every mark_step."""
+    every mark_step. trace: the faulty plugin's trace file, to which each
+    step appends "step <n>" before it starts."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(
         torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
@@ -46,6 +47,9 @@ def run(steps=6, on_error="continue", synchronize=False):
     losses, errors, stats = [], [], []
     step = 0
     while step < steps:
+        if trace:
+            with open(trace, "a") as file:
+                file.write(f"step {step}\n")
         try:
             loss = _step(model, optimizer, *batches[step], synchronize)
             losses.append(loss.item())

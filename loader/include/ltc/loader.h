@@ -21,7 +21,16 @@
 #include <string_view>
 #include <vector>
 
+namespace spdlog {
+class logger;
+}
+
 namespace ltc {
+
+// The spdlog logger "ltc" that the loader and the host log to: the one the
+// application registered under that name, else one to stderr. SPDLOG_LEVEL
+// (e.g. "ltc=debug") applies to it.
+spdlog::logger& Logger();
 
 // `pieces` with `separator` between them ("a, b, c"), for messages and
 // listings that name several things.
