@@ -97,7 +97,7 @@ test-torch2: build
 # ASan+UBSan over the whole tree (test-sanitize), TSan over the loader,
 # adapter and threaded tests (test-sanitize-thread), each in a build tree of
 # its own; tests/sanitize/run.sh says what runs and why. SANITIZE_PART=gtest
-# or pytest runs one half.
+# or pytest runs one half; SANITIZE_PART=core (CI) the no_libtorch tests.
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 test-sanitize: deps

@@ -13,8 +13,6 @@
 #include <torch/csrc/lazy/core/metrics.h>
 #include <torch/csrc/lazy/ts_backend/ts_lowering_context.h>
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -263,12 +261,12 @@ void CheckAgainstLazyShapes(const std::string& plugin, const PluginComputation& 
   // few ops whose results every backend, the in-tree one too, computes as
   // eager does (native_batch_norm's saved statistics in eval mode, std
   // over every dimension of a tensor in 1.13).
-  ltc::Logger().warn(
-      "{}: executable_execute: results disagree with what the lazy core expects of graph {}:{} "
-      "their tensors change dtype or shape when read (once per graph; counter "
+  ltc::LogWarning(
+      plugin + ": executable_execute: results disagree with what the lazy core expects of graph " +
+      cache_key + ":" + disagreements +
+      " their tensors change dtype or shape when read (once per graph; counter "
       "PluginResultDisagrees counts every time). Either the plugin breaks the contract of "
-      "executable_execute or LibTorch's shape inference is wrong for an op of the graph.",
-      plugin, cache_key, disagreements);
+      "executable_execute or LibTorch's shape inference is wrong for an op of the graph.");
 }
 
 // The graph formats this host writes.

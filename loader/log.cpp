@@ -42,6 +42,6 @@ spdlog::logger& Log() {
 
 namespace ltc {
 
-spdlog::logger& Logger() { return loader_internal::Log(); }
+void LogWarning(std::string_view message) { loader_internal::Log().warn("{}", message); }
 
 }  // namespace ltc

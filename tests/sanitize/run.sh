@@ -5,9 +5,12 @@
 #   tests/sanitize/run.sh address [gtest|pytest]  ASan+UBSan: the whole tree,
 #       every ctest test, and the end-to-end pytest files below with the
 #       sanitizer runtimes preloaded into Debian's Python.
+#   tests/sanitize/run.sh address core  ASan+UBSan over the tests labelled
+#       no_libtorch (loader, ABI, adapter, graph reader, ref_cpu), building
+#       only what they need: what CI runs, in minutes.
 #   tests/sanitize/run.sh thread [gtest|pytest]   TSan: the loader, adapter,
 #       graph and ts_cpu gtests, and the host's threaded pytest file.
-# With gtest or pytest, only that half runs (CI runs the gtest half).
+# With gtest or pytest, only that half runs.
 # Environment: BUILD (build-asan, build-tsan), JOBS (2), PYTHON
 # (/usr/bin/python3), PYTEST_FILES (replaces the list below).
 #
@@ -18,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HERE=$PWD/tests/sanitize
-mode=${1:?usage: tests/sanitize/run.sh address|thread [gtest|pytest]}
+mode=${1:?usage: tests/sanitize/run.sh address|thread [gtest|pytest|core]}
 part=${2:-all}
 PYTHON=${PYTHON:-/usr/bin/python3}
 JOBS=${JOBS:-2}
@@ -52,6 +55,17 @@ case $mode in
     ;;
   *) echo "tests/sanitize/run.sh: unknown mode '$mode' (address or thread)" >&2; exit 2 ;;
 esac
+label=()
+if [ "$part" = core ]; then
+  if [ "$mode" != address ]; then
+    echo "tests/sanitize/run.sh: core is a part of address only" >&2
+    exit 2
+  fi
+  targets="loader_tests ltc_test_plugins ltc-plugins plugin_api_header_c plugin_api_header_cxx
+    graph_reader_test abi_next_plugin_test abi_next_host_test abi_next_header_c
+    ref_cpu_interpreter_test ref_cpu_plugin_test ltc_ref_cpu"
+  label=(-L no_libtorch)
+fi
 
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_INSTALL_LIBDIR=lib -DLTC_TS_CUDA=OFF \
   -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
@@ -79,15 +93,15 @@ check_reports() {
 }
 
 if [ "$part" != pytest ]; then
-  (cd "$BUILD" && ctest --output-on-failure -j"$JOBS" -R "$ctest_filter" -E DeathTest)
+  (cd "$BUILD" && ctest --output-on-failure -j"$JOBS" -R "$ctest_filter" ${label[@]+"${label[@]}"} -E DeathTest)
   check_reports ctest
   # A death test's child crashes on purpose, and the sanitizer says so; the
   # test itself checks that it died, so its report goes to stderr only.
   (cd "$BUILD" && ASAN_OPTIONS=${ASAN_OPTIONS%:log_path=*} TSAN_OPTIONS=${TSAN_OPTIONS%:log_path=*} \
-    ctest --output-on-failure -R DeathTest)
+    ctest --output-on-failure ${label[@]+"${label[@]}"} -R DeathTest)
 fi
 
-if [ "$part" != gtest ]; then
+if [ "$part" = all ] || [ "$part" = pytest ]; then
   compiler=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
   preload=
   for runtime in $runtimes; do

@@ -21,16 +21,13 @@
 #include <string_view>
 #include <vector>
 
-namespace spdlog {
-class logger;
-}
-
 namespace ltc {
 
-// The spdlog logger "ltc" that the loader and the host log to: the one the
-// application registered under that name, else one to stderr. SPDLOG_LEVEL
-// (e.g. "ltc=debug") applies to it.
-spdlog::logger& Logger();
+// Logs `message` as a warning to the spdlog logger "ltc", where the loader
+// logs: the one the application registered under that name, else one to
+// stderr. A plain function, so that callers need not see spdlog's headers
+// (the LibTorch of PyTorch 2.x wheels bundles another fmt).
+void LogWarning(std::string_view message);
 
 // `pieces` with `separator` between them ("a, b, c"), for messages and
 // listings that name several things.
