@@ -339,27 +339,43 @@ void ProfilerTracer::End(void* token) const { delete static_cast<at::RecordFunct
 PluginData::PluginData(std::shared_ptr<const Buffer> buffer, const torch::lazy::Shape& shape,
                        const torch::lazy::BackendDevice& device, bool has_data,
                        std::shared_ptr<ExecutionResults> execution)
-    : TSData(shape, device),
-      buffer_(std::move(buffer)),
-      has_data_(has_data),
-      execution_(std::move(execution)) {}
+    : TSData(shape, device), state_{std::move(buffer), has_data, nullptr, std::move(execution)} {}
 
 PluginData::PluginData(std::shared_ptr<const Buffer> buffer, const at::Scalar& scalar,
                        const torch::lazy::BackendDevice& device)
-    : TSData(scalar, device), buffer_(std::move(buffer)), has_data_(true) {}
+    : TSData(scalar, device), state_{std::move(buffer), true, nullptr, nullptr} {}
 
-void PluginData::Assign(const torch::lazy::BackendData& data) {
-  const auto& other = static_cast<const PluginData&>(data);
-  buffer_ = other.buffer_;
-  has_data_ = other.has_data_;
-  execution_ = other.execution_;
-  failed_run_.reset();
+PluginData::State PluginData::state() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return state_;
 }
 
-std::string PluginData::Lost() const {
-  if (execution_ == nullptr) return "";
-  std::lock_guard<std::mutex> lock(execution_->mutex);
-  return execution_->lost;
+void PluginData::Assign(const torch::lazy::BackendData& data) {
+  State other = static_cast<const PluginData&>(data).state();
+  other.failed_run.reset();
+  std::lock_guard<std::mutex> lock(mutex_);
+  state_ = std::move(other);
+}
+
+bool PluginData::HasValue() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return state_.has_data;
+}
+
+void PluginData::KeepPending(std::shared_ptr<FailedRun> run) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  state_.failed_run = std::move(run);
+}
+
+void PluginData::Lose(std::shared_ptr<ExecutionResults> execution) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  state_.execution = std::move(execution);
+}
+
+std::string PluginData::State::Lost() const {
+  if (execution == nullptr) return "";
+  std::lock_guard<std::mutex> lock(execution->mutex);
+  return execution->lost;
 }
 
 PluginBackend::PluginBackend(std::unique_ptr<PluginClient> client)
@@ -484,19 +500,19 @@ at::Tensor PluginBackend::MakeTensorFromComputationData(
   RECORD_FUNCTION("ltc::from_device", std::vector<c10::IValue>());
   TORCH_LAZY_COUNTER("PluginFromDevice", 1);
   const PluginData& plugin_data = AsPluginData(data);
-  if (plugin_data.failed_run() != nullptr) RunAgain(plugin_data);
-  const std::string lost = plugin_data.Lost();
+  if (plugin_data.state().failed_run != nullptr) RunAgain(plugin_data);
+  const PluginData::State state = plugin_data.state();
+  const std::string lost = state.Lost();
   TORCH_CHECK(lost.empty(), "ltc: this lazy tensor has no value: ", lost);
-  TORCH_CHECK(plugin_data.HasValue() && plugin_data.buffer() != nullptr,
+  TORCH_CHECK(state.has_data && state.get() != nullptr,
               "ltc: this lazy tensor has no value: nothing computed it");
   try {
-    return FromDLPack(client_->ToHost(plugin_data.buffer()).release());
+    return FromDLPack(client_->ToHost(state.get()).release());
   } catch (const PluginError& error) {
     // An asynchronous failure leaves every result of its execution without
     // data (plugin_api.h): all of them are lost, and say so from now on.
-    const std::shared_ptr<ExecutionResults>& execution = plugin_data.execution();
-    if (execution != nullptr && !client_->Info(plugin_data.buffer()).has_data) {
-      execution->MarkLost(std::string("the graph that computed it failed: ") + error.what());
+    if (state.execution != nullptr && !client_->Info(state.get()).has_data) {
+      state.execution->MarkLost(std::string("the graph that computed it failed: ") + error.what());
     }
     throw;
   }
@@ -634,16 +650,20 @@ std::vector<BackendDataPtr> PluginBackend::Run(
   TORCH_CHECK(compiled != nullptr, "computation was not compiled by the plugin backend");
   const CompiledGraph& executable = compiled->ExecutableFor(Ordinal(device));
 
+  // The arguments' states keep their buffers alive through the execution.
+  std::vector<PluginData::State> states;
   std::vector<LtcBuffer*> buffers;
+  states.reserve(arguments.size());
   buffers.reserve(arguments.size());
   for (size_t i = 0; i < arguments.size(); ++i) {
     const PluginData& data = AsPluginData(arguments[i]);
-    if (data.failed_run() != nullptr) RunAgain(data);
-    const std::string lost = data.Lost();
+    if (data.state().failed_run != nullptr) RunAgain(data);
+    states.push_back(data.state());
+    const std::string lost = states.back().Lost();
     if (!lost.empty()) throw LostValue(i, lost);
-    TORCH_CHECK(data.HasValue() && data.buffer() != nullptr, "argument ", i,
+    TORCH_CHECK(states.back().has_data && states.back().get() != nullptr, "argument ", i,
                 " has no value: nothing computed it");
-    buffers.push_back(data.buffer());
+    buffers.push_back(states.back().get());
   }
   std::vector<Buffer> results;
   try {
@@ -653,7 +673,7 @@ std::vector<BackendDataPtr> PluginBackend::Run(
     // client_synchronize, say) is lost, and so is every result of its
     // execution: say so, rather than keep the graph to run again.
     for (size_t i = 0; i < arguments.size(); ++i) {
-      const std::shared_ptr<ExecutionResults>& execution = AsPluginData(arguments[i]).execution();
+      const std::shared_ptr<ExecutionResults>& execution = states[i].execution;
       if (execution == nullptr || client_->Info(buffers[i]).has_data) continue;
       throw LostValue(i, execution->MarkLost(
                              std::string("the graph that computed it failed asynchronously; ") +
@@ -684,8 +704,9 @@ std::vector<BackendDataPtr> PluginBackend::Run(
 
 
 void PluginBackend::RunAgain(const PluginData& data) const {
-  // A copy: Assign clears the data's own.
-  const std::shared_ptr<FailedRun> run = data.failed_run();
+  // A copy: Assign clears the data's own, and another thread may just have.
+  const std::shared_ptr<FailedRun> run = data.state().failed_run;
+  if (run == nullptr) return;
   std::lock_guard<std::mutex> lock(run->mutex);
   if (data.HasValue()) return;
   TORCH_LAZY_COUNTER("PluginRunAgain", 1);

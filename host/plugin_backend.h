@@ -71,24 +71,34 @@ class PluginData final : public torch::lazy::TSData {
   PluginData(std::shared_ptr<const Buffer> buffer, const at::Scalar& scalar,
              const torch::lazy::BackendDevice& device);
 
-  void Assign(const torch::lazy::BackendData& data) override;
-  bool HasValue() const override { return has_data_; }
-  LtcBuffer* buffer() const { return buffer_ != nullptr ? buffer_->get() : nullptr; }
+  // What the data holds, copied at once: the lazy core assigns a placeholder
+  // its value on the thread that executes while other threads trace with it
+  // (TSan saw this with torch_lazy_use_thread_pool).
+  struct State {
+    std::shared_ptr<const Buffer> buffer;  // NULL: no buffer
+    bool has_data = false;
+    // A placeholder of this failed run's outputs: it gets its value when the
+    // run runs again.
+    std::shared_ptr<FailedRun> failed_run;
+    // The execution that computed it, which may have lost its results.
+    std::shared_ptr<ExecutionResults> execution;
 
-  // A placeholder of `run`'s outputs: it gets its value when `run` runs again.
-  void KeepPending(std::shared_ptr<FailedRun> run) { failed_run_ = std::move(run); }
+    LtcBuffer* get() const { return buffer != nullptr ? buffer->get() : nullptr; }
+    // Why the value is gone for good, or "".
+    std::string Lost() const;
+  };
+  State state() const;
+
+  void Assign(const torch::lazy::BackendData& data) override;
+  bool HasValue() const override;
+
+  void KeepPending(std::shared_ptr<FailedRun> run);
   // A placeholder that never gets a value: `execution` says why.
-  void Lose(std::shared_ptr<ExecutionResults> execution) { execution_ = std::move(execution); }
-  const std::shared_ptr<FailedRun>& failed_run() const { return failed_run_; }
-  const std::shared_ptr<ExecutionResults>& execution() const { return execution_; }
-  // Why the value is gone for good, or "".
-  std::string Lost() const;
+  void Lose(std::shared_ptr<ExecutionResults> execution);
 
  private:
-  std::shared_ptr<const Buffer> buffer_;
-  bool has_data_;
-  std::shared_ptr<FailedRun> failed_run_;
-  std::shared_ptr<ExecutionResults> execution_;
+  mutable std::mutex mutex_;
+  State state_;  // guarded by mutex_
 };
 
 // torch.profiler events for what a plugin traces through the host services.

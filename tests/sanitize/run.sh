@@ -50,7 +50,11 @@ case $mode in
       graph_reader_test ts_backend_test plugin_api_dlpack_aten_test plugin_api_header_c
       plugin_api_header_cxx ltc_host ltc_ts_cpu ltc_test_lazy_flags"
     ctest_filter='^(loader|abi|graph|ts|plugin_api)\.'
-    deselect=
+    # With the lazy core's thread pool on, LibTorch hands each sync to its
+    # worker through MultiWait and condition variables in code TSan cannot
+    # see into; every report that variant gives is between LibTorch's own
+    # frames (README, Reliability).
+    deselect="--deselect tests/python/test_host_profiler_threads.py::test_four_threads_with_mark_step_each[worker_thread]"
     pytest_files=${PYTEST_FILES:-test_host_profiler_threads.py}
     ;;
   *) echo "tests/sanitize/run.sh: unknown mode '$mode' (address or thread)" >&2; exit 2 ;;
