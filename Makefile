@@ -103,7 +103,7 @@ TSAN_BUILD ?= build-tsan
 test-sanitize: deps
 	BUILD=$(ASAN_BUILD) JOBS=$(JOBS) PYTHON=$(PYTHON) tests/sanitize/run.sh address $(SANITIZE_PART)
 
-# The TSan half on its own: written, not yet run clean (README, Reliability).
+# The TSan job on its own (README, Reliability: what it covers).
 test-sanitize-thread: deps
 	BUILD=$(TSAN_BUILD) JOBS=$(JOBS) PYTHON=$(PYTHON) tests/sanitize/run.sh thread $(SANITIZE_PART)
 
