@@ -95,7 +95,25 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+# Cases PyTorch 2.x's lazy core does not recover from yet (make test-torch2).
+TORCH2_GAPS = {
+    "compile": "a graph that failed to compile leaves a tensor neither traced nor "
+               "uploaded: every later sync fails the lazy core's 'Expected tensor_data'",
+    "execute async, seen reading the loss": "load_state_dict's lazy copy_ reads the "
+                                            "destination, whose value the failure lost",
+    "execute async, seen at synchronize": "load_state_dict's lazy copy_ reads the "
+                                          "destination, whose value the failure lost",
+}
+
+
+def case_params():
+    import torch
+    torch2 = int(torch.__version__.split(".")[0]) >= 2
+    return [pytest.param(case, marks=pytest.mark.xfail(reason=TORCH2_GAPS[case], strict=True))
+            if torch2 and case in TORCH2_GAPS else case for case in CASES]
+
+
+@pytest.mark.parametrize("case", case_params(), ids=list(CASES))
 def test_failure_surfaces_once_and_training_recovers(clean, case):
     slot, step, nth, on_error, synchronize, call, extra = CASES[case]
     reference = clean[reference_mode(on_error), synchronize]

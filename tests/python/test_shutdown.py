@@ -5,6 +5,10 @@ not yet ready in the plugin, a failure nobody waited for, the profiler
 recording. Each way out (sys.exit, exit(), end of script, an uncaught
 exception) is tried with all of these at once, and each of these alone.
 
+Where eager PyTorch itself crashes at exit with the profiler still
+recording (2.11 does, in the profiler's static destructor, with no lazy
+tensor anywhere), the profiler cases are skipped, saying so.
+
 Not covered, as it is not ours: a daemon thread still inside a torch op
 when the interpreter finalises aborts with "terminate called without an
 active exception" on eager CPU tensors alike (pytorch/pytorch#38228:
@@ -96,24 +100,54 @@ def assert_clean_exit(result, status, left):
     assert found["profiler"] == left.get("profiler", False), output
 
 
-EVERYTHING = {"thread_pool": True, "profiler": True, "live_tensors": True, "pending_work": True}
+EVERYTHING = {"thread_pool": True, "live_tensors": True, "pending_work": True}
 
 
-@pytest.mark.parametrize("way", EXITS)
-def test_exits_as_asked_with_everything_left_running(build_dir, way):
+@pytest.fixture(scope="session")
+def profiler_at_exit():
+    """Skips the test if eager PyTorch, no lazy tensor involved, crashes at
+    exit with the profiler still recording."""
+    import torch
+    result = run_python("""
+        import torch
+        profiler = torch.profiler.profile()
+        profiler.start()
+        print((torch.randn(4, 4) @ torch.randn(4, 4)).sum().item())
+    """)
+    if result.returncode < 0:
+        pytest.skip(f"torch {torch.__version__} crashes at exit with the profiler recording, "
+                    f"eager alone ({signal.Signals(-result.returncode).name})")
+
+
+def exits_as_asked(way, left):
     code, status = EXITS[way]
-    result = run_and_exit(code, EVERYTHING)
-    assert_clean_exit(result, status, EVERYTHING)
+    result = run_and_exit(code, left)
+    assert_clean_exit(result, status, left)
     if way == "exception":
         assert "Traceback (most recent call last)" in result.stderr
         assert "ValueError: the script failed here" in result.stderr
 
 
+@pytest.mark.parametrize("way", EXITS)
+def test_exits_as_asked_with_everything_left_running(build_dir, way):
+    exits_as_asked(way, EVERYTHING)
+
+
+@pytest.mark.parametrize("way", EXITS)
+def test_exits_as_asked_with_everything_and_the_profiler_left_running(build_dir, profiler_at_exit,
+                                                                     way):
+    exits_as_asked(way, {**EVERYTHING, "profiler": True})
+
+
 @pytest.mark.parametrize("left", [{"live_tensors": True},
-                                  {"pending_work": True, "thread_pool": True},
-                                  {"profiler": True}],
-                         ids=["live_tensors", "pending_work", "profiler"])
+                                  {"pending_work": True, "thread_pool": True}],
+                         ids=["live_tensors", "pending_work"])
 def test_exits_cleanly_at_end_of_script_with_one_thing_left(build_dir, left):
+    assert_clean_exit(run_and_exit("", left), 0, left)
+
+
+def test_exits_cleanly_at_end_of_script_with_the_profiler_left(build_dir, profiler_at_exit):
+    left = {"profiler": True}
     assert_clean_exit(run_and_exit("", left), 0, left)
 
 
