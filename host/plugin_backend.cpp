@@ -500,7 +500,7 @@ at::Tensor PluginBackend::MakeTensorFromComputationData(
   RECORD_FUNCTION("ltc::from_device", std::vector<c10::IValue>());
   TORCH_LAZY_COUNTER("PluginFromDevice", 1);
   const PluginData& plugin_data = AsPluginData(data);
-  if (plugin_data.state().failed_run != nullptr) RunAgain(plugin_data);
+  RunAgain(plugin_data);
   const PluginData::State state = plugin_data.state();
   const std::string lost = state.Lost();
   TORCH_CHECK(lost.empty(), "ltc: this lazy tensor has no value: ", lost);
@@ -657,7 +657,7 @@ std::vector<BackendDataPtr> PluginBackend::Run(
   buffers.reserve(arguments.size());
   for (size_t i = 0; i < arguments.size(); ++i) {
     const PluginData& data = AsPluginData(arguments[i]);
-    if (data.state().failed_run != nullptr) RunAgain(data);
+    RunAgain(data);
     states.push_back(data.state());
     const std::string lost = states.back().Lost();
     if (!lost.empty()) throw LostValue(i, lost);
@@ -701,7 +701,6 @@ std::vector<BackendDataPtr> PluginBackend::Run(
   CheckAgainstLazyShapes(name(), *compiled, executable.cache_key, outputs, expected);
   return outputs;
 }
-
 
 void PluginBackend::RunAgain(const PluginData& data) const {
   // A copy: Assign clears the data's own, and another thread may just have.

@@ -203,8 +203,8 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
       c10::ArrayRef<torch::lazy::BackendDataPtr> arguments,
       const torch::lazy::BackendDevice& device,
       const std::vector<std::weak_ptr<PluginData>>& expected) const;
-  // Runs `data`'s failed run again, unless another thread just did; throws
-  // its error if it fails again.
+  // Runs `data`'s failed run again, if it has one and no other thread just
+  // did; throws its error if it fails again.
   void RunAgain(const PluginData& data) const;
 
   // torch.profiler's callbacks are thread-local, and LTC may execute on its

@@ -19,6 +19,10 @@ def faulty(options):
 
 
 def train(options="", on_error="continue", synchronize=False, trace=None):
+    """faults.run through the faulty plugin with `options`; `trace`: the file
+    the plugin and the loop both trace to."""
+    if trace:
+        options = ",".join(filter(None, [options, f"trace={trace}"]))
     return run_ok(f"""
         import faults
         print(repr(faults.run(steps={STEPS}, on_error={on_error!r},
@@ -62,7 +66,7 @@ def clean(build_dir, tmp_path_factory):
     for mode in ("continue", "checkpoint"):
         for synchronize in (False, True):
             trace = tmp_path_factory.mktemp("trace") / "calls"
-            result = train(f"trace={trace}", mode, synchronize, trace=str(trace))
+            result = train("", mode, synchronize, trace=str(trace))
             runs[mode, synchronize] = CleanRun(result, trace)
     return runs
 
