@@ -1,33 +1,108 @@
+# ltc_add_plugin and friends: included by the source tree's CMakeLists.txt
+# and by the SDK's LtcPluginsConfig.cmake (find_package(LtcPlugins)), so it
+# needs nothing of either but the targets LtcPlugins::plugin_adapter and
+# LtcPlugins::plugin_api, and LTC_PLUGIN_API_HEADER where the header is not
+# in the source tree beside it.
+include(GNUInstallDirs)
+if(NOT LTC_PLUGIN_API_HEADER)
+  set(LTC_PLUGIN_API_HEADER ${CMAKE_CURRENT_LIST_DIR}/../plugin_api/include/ltc/plugin_api.h)
+endif()
+# Where ltc_add_plugin puts plugins in the build tree and the install tree:
+# <libdir>/ltc-plugins, beside the host that searches there.
+if(NOT LTC_PLUGIN_DIR)
+  set(LTC_PLUGIN_DIR ${CMAKE_BINARY_DIR}/ltc-plugins)
+endif()
+if(NOT LTC_INSTALL_PLUGINDIR)
+  set(LTC_INSTALL_PLUGINDIR ${CMAKE_INSTALL_LIBDIR}/ltc-plugins)
+endif()
+
 # The ABI version plugins built here speak, read from the header so that the
 # manifests can never disagree with it: LTC_PLUGIN_ABI_MAJOR/MINOR, and
 # LTC_PLUGIN_ABI ("MAJOR.MINOR") for manifest.ltcplugin.in.
-file(STRINGS ${CMAKE_CURRENT_LIST_DIR}/../plugin_api/include/ltc/plugin_api.h _ltc_abi_defines
+file(STRINGS ${LTC_PLUGIN_API_HEADER} _ltc_abi_defines
      REGEX "^#define LTC_PLUGIN_ABI_(MAJOR|MINOR) [0-9]+$")
 foreach(_ltc_define IN LISTS _ltc_abi_defines)
   string(REGEX MATCH "^#define (LTC_PLUGIN_ABI_[A-Z]+) ([0-9]+)$" _ltc_match "${_ltc_define}")
   set(${CMAKE_MATCH_1} ${CMAKE_MATCH_2})
 endforeach()
 if(NOT DEFINED LTC_PLUGIN_ABI_MAJOR OR NOT DEFINED LTC_PLUGIN_ABI_MINOR)
-  message(FATAL_ERROR "no LTC_PLUGIN_ABI_MAJOR/MINOR in plugin_api.h")
+  message(FATAL_ERROR "no LTC_PLUGIN_ABI_MAJOR/MINOR in ${LTC_PLUGIN_API_HEADER}")
 endif()
 set(LTC_PLUGIN_ABI ${LTC_PLUGIN_ABI_MAJOR}.${LTC_PLUGIN_ABI_MINOR})
 
+# The manifest format ltc_write_plugin_manifest writes. Minor versions add
+# keys, which older loaders ignore; a new major is one they refuse.
+set(LTC_MANIFEST_FORMAT 1.0)
+
+# ltc_libtorch_version(<var>): "MAJOR.MINOR" of the LibTorch whose headers
+# this build compiles against, read from the torch/version.h in
+# TORCH_INCLUDE_DIRS: what a plugin linking it is built for, even where
+# Torch's CMake config reports another installation's version.
+function(ltc_libtorch_version var)
+  find_file(_ltc_torch_version_h torch/version.h PATHS ${TORCH_INCLUDE_DIRS} NO_DEFAULT_PATH
+            NO_CACHE)
+  if(NOT _ltc_torch_version_h)
+    message(FATAL_ERROR "no torch/version.h in TORCH_INCLUDE_DIRS (${TORCH_INCLUDE_DIRS}): "
+                        "find_package(Torch) first")
+  endif()
+  file(STRINGS ${_ltc_torch_version_h} _ltc_defines
+       REGEX "^#define TORCH_VERSION_(MAJOR|MINOR) [0-9]+$")
+  foreach(_ltc_define IN LISTS _ltc_defines)
+    string(REGEX MATCH "^#define TORCH_VERSION_([A-Z]+) ([0-9]+)$" _ltc_match "${_ltc_define}")
+    set(_ltc_${CMAKE_MATCH_1} ${CMAKE_MATCH_2})
+  endforeach()
+  if(NOT DEFINED _ltc_MAJOR OR NOT DEFINED _ltc_MINOR)
+    message(FATAL_ERROR "${_ltc_torch_version_h} defines no TORCH_VERSION_MAJOR/MINOR")
+  endif()
+  set(${var} ${_ltc_MAJOR}.${_ltc_MINOR} PARENT_SCOPE)
+endfunction()
+
+# ltc_write_plugin_manifest(<file> NAME <name> LIBRARY <file name> DESCRIPTION <text>
+#                           VERSION <version> [ABI <major.minor>] [LIBTORCH <major.minor>])
+# Writes the manifest <file>: what the loader reads before it loads a plugin.
+# ABI defaults to this header's; LIBTORCH is given for plugins that link
+# LibTorch, so that a host of another LibTorch refuses them unloaded.
+function(ltc_write_plugin_manifest file)
+  cmake_parse_arguments(ARG "" "NAME;LIBRARY;DESCRIPTION;VERSION;ABI;LIBTORCH" "" ${ARGN})
+  set(LTC_PLUGIN_NAME ${ARG_NAME})
+  set(LTC_PLUGIN_LIBRARY ${ARG_LIBRARY})
+  set(LTC_PLUGIN_DESCRIPTION ${ARG_DESCRIPTION})
+  set(LTC_PLUGIN_VERSION ${ARG_VERSION})
+  if(ARG_ABI)
+    set(LTC_PLUGIN_ABI ${ARG_ABI})
+  endif()
+  if(ARG_LIBTORCH)
+    set(LTC_PLUGIN_LIBTORCH_LINE "libtorch = ${ARG_LIBTORCH}")
+  else()
+    set(LTC_PLUGIN_LIBTORCH_LINE "# libtorch: none, this plugin links no LibTorch")
+  endif()
+  configure_file(${CMAKE_CURRENT_FUNCTION_LIST_DIR}/manifest.ltcplugin.in ${file} @ONLY)
+endfunction()
+
 # ltc_add_plugin(<target> NAME <name> DESCRIPTION <text> SOURCES <src...>
-#                [VERSION <version>] [OUTPUT_DIRECTORY <dir>] [NO_INSTALL])
+#                [VERSION <version>] [OUTPUT_DIRECTORY <dir>] [LIBTORCH] [NO_INSTALL])
 # Builds a plugin shared object with the C++ adapter and writes its
 # manifest <name>.ltcplugin beside it. The plugin exports ltc_plugin_query
 # only. Its sources see LTC_PLUGIN_VERSION and LTC_PLUGIN_BUILD (compiler and
-# build type, for the descriptor's build string).
+# build type, for the descriptor's build string). LIBTORCH says the plugin
+# links LibTorch: its manifest then names the version (ltc_libtorch_version).
 function(ltc_add_plugin target)
-  cmake_parse_arguments(ARG "NO_INSTALL" "NAME;DESCRIPTION;OUTPUT_DIRECTORY;VERSION" "SOURCES" ${ARGN})
+  cmake_parse_arguments(ARG "NO_INSTALL;LIBTORCH" "NAME;DESCRIPTION;OUTPUT_DIRECTORY;VERSION"
+                        "SOURCES" ${ARGN})
   if(NOT ARG_OUTPUT_DIRECTORY)
     set(ARG_OUTPUT_DIRECTORY ${LTC_PLUGIN_DIR})
   endif()
   if(NOT ARG_VERSION)
     set(ARG_VERSION ${PROJECT_VERSION})
   endif()
+  foreach(required NAME DESCRIPTION VERSION SOURCES)
+    if(NOT ARG_${required})
+      message(FATAL_ERROR "ltc_add_plugin(${target}): ${required} is required "
+                          "(VERSION defaults to the project's, which has none)")
+    endif()
+  endforeach()
   add_library(${target} MODULE ${ARG_SOURCES})
-  target_link_libraries(${target} PRIVATE ltc::plugin_adapter)
+  target_link_libraries(${target} PRIVATE LtcPlugins::plugin_adapter)
   set_target_properties(${target} PROPERTIES
     PREFIX "lib" OUTPUT_NAME "ltc_${ARG_NAME}"
     LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIRECTORY})
@@ -43,15 +118,15 @@ function(ltc_add_plugin target)
     "LINKER:--version-script=${version_script}"
     "LINKER:--exclude-libs,ALL")
   set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${version_script})
-  set(LTC_PLUGIN_NAME ${ARG_NAME})
-  set(LTC_PLUGIN_LIBRARY libltc_${ARG_NAME}.so)
-  set(LTC_PLUGIN_VERSION ${ARG_VERSION})
-  set(LTC_PLUGIN_DESCRIPTION ${ARG_DESCRIPTION})
-  configure_file(${CMAKE_CURRENT_FUNCTION_LIST_DIR}/manifest.ltcplugin.in
-                 ${ARG_OUTPUT_DIRECTORY}/${ARG_NAME}.ltcplugin @ONLY)
+  set(libtorch)
+  if(ARG_LIBTORCH)
+    ltc_libtorch_version(libtorch)
+  endif()
+  set(manifest ${ARG_OUTPUT_DIRECTORY}/${ARG_NAME}.ltcplugin)
+  ltc_write_plugin_manifest(${manifest} NAME ${ARG_NAME} LIBRARY libltc_${ARG_NAME}.so
+    DESCRIPTION ${ARG_DESCRIPTION} VERSION ${ARG_VERSION} LIBTORCH "${libtorch}")
   if(NOT ARG_NO_INSTALL)
     install(TARGETS ${target} LIBRARY DESTINATION ${LTC_INSTALL_PLUGINDIR} COMPONENT ${ARG_NAME})
-    install(FILES ${ARG_OUTPUT_DIRECTORY}/${ARG_NAME}.ltcplugin
-            DESTINATION ${LTC_INSTALL_PLUGINDIR} COMPONENT ${ARG_NAME})
+    install(FILES ${manifest} DESTINATION ${LTC_INSTALL_PLUGINDIR} COMPONENT ${ARG_NAME})
   endif()
 endfunction()

@@ -12,6 +12,7 @@
 #include <torch/csrc/lazy/core/ir_util.h>
 #include <torch/csrc/lazy/core/lazy_graph_executor.h>
 #include <torch/library.h>
+#include <torch/version.h>
 
 #include <filesystem>
 #include <mutex>
@@ -34,9 +35,15 @@ const host::ProfilerTracer g_tracer;
 
 std::string Quoted(const std::string& text) { return "\"" + text + "\""; }
 
+// What the loader checks plugins against: the LibTorch this host is built
+// with, which is the one in the process.
+HostTraits ThisHost() {
+  return {std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR)};
+}
+
 c10::List<c10::Dict<std::string, std::string>> ListPluginsOp() {
   c10::List<c10::Dict<std::string, std::string>> result;
-  for (const PluginListing& listing : ListPlugins(PluginSearchPath(HostDirectory()))) {
+  for (const PluginListing& listing : ListPlugins(PluginSearchPath(HostDirectory()), ThisHost())) {
     c10::Dict<std::string, std::string> row;
     row.insert("name", listing.name);
     row.insert("version", listing.version);
@@ -46,7 +53,7 @@ c10::List<c10::Dict<std::string, std::string>> ListPluginsOp() {
     row.insert("reason", listing.reason);
     row.insert("vendor", listing.attributes.vendor);
     row.insert("graph_formats", ltc::Join(listing.attributes.graph_formats, ","));
-    row.insert("libtorch", listing.attributes.libtorch_version);
+    row.insert("libtorch", listing.libtorch);
     result.push_back(std::move(row));
   }
   return result;
@@ -217,7 +224,7 @@ std::string init(const std::string& backend, const BackendOptions& options) {
   }
   std::unique_ptr<PluginClient> client =
       SelectBackend(BackendRequest::Resolve(backend), PluginSearchPath(HostDirectory()),
-                    ClientConfig{std::move(resolved_options), &g_tracer});
+                    ClientConfig{std::move(resolved_options), &g_tracer}, ThisHost());
   // Registers the lazy kernels, autograd and the eager fallback, and the
   // in-tree backend, which the registrar below then replaces.
   torch::lazy::InitTorchScriptBackend();

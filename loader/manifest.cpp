@@ -81,12 +81,14 @@ fs::path ResolveLibrary(const Entry& library, const fs::path& path) {
   return (directory / library.value).lexically_normal();
 }
 
-void ParseAbi(const Entry& abi, const fs::path& path, Manifest& manifest) {
-  const std::string_view text = abi.value;
+// "MAJOR.MINOR" into its two numbers; `what` names the key in the error.
+void ParseVersion(const Entry& entry, const char* what, const fs::path& path, uint32_t& major,
+                  uint32_t& minor) {
+  const std::string_view text = entry.value;
   const auto dot = text.find('.');
-  if (dot == std::string_view::npos || !ParseUint32(text.substr(0, dot), manifest.abi_major) ||
-      !ParseUint32(text.substr(dot + 1), manifest.abi_minor)) {
-    Fail(path, abi.line, "abi '" + abi.value + "' is not MAJOR.MINOR");
+  if (dot == std::string_view::npos || !ParseUint32(text.substr(0, dot), major) ||
+      !ParseUint32(text.substr(dot + 1), minor)) {
+    Fail(path, entry.line, std::string(what) + " '" + entry.value + "' is not MAJOR.MINOR");
   }
 }
 
@@ -109,11 +111,27 @@ Manifest ParseManifest(std::string_view text, const fs::path& path) {
 
   Manifest manifest;
   manifest.path = path;
+  // The format first: a newer major may have changed what the other keys
+  // mean, so none of them is read.
+  const Entry& format = Require(entries, "manifest", path);
+  ParseVersion(format, "manifest", path, manifest.format_major, manifest.format_minor);
+  if (manifest.format_major > kManifestFormatMajor) {
+    throw UnsupportedManifestError(
+        path.string() + ":" + std::to_string(format.line) + ": manifest format " + format.value +
+        " is newer than this loader reads (" + std::to_string(kManifestFormatMajor) + "." +
+        std::to_string(kManifestFormatMinor) + "); update ltc-plugins");
+  }
   const Entry& name = Require(entries, "name", path);
   CheckName(name, path);
   manifest.name = name.value;
   manifest.library = ResolveLibrary(Require(entries, "library", path), path);
-  ParseAbi(Require(entries, "abi", path), path, manifest);
+  ParseVersion(Require(entries, "abi", path), "abi", path, manifest.abi_major,
+               manifest.abi_minor);
+  if (const auto libtorch = entries.find("libtorch"); libtorch != entries.end()) {
+    uint32_t major = 0, minor = 0;
+    ParseVersion(libtorch->second, "libtorch", path, major, minor);
+    manifest.libtorch = libtorch->second.value;
+  }
   manifest.version = Optional(entries, "version");
   manifest.description = Optional(entries, "description");
   return manifest;

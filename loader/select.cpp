@@ -50,7 +50,7 @@ std::string Describe(const SearchDirectory& directory) {
 struct ManifestFile {
   fs::path path;
   std::optional<Manifest> manifest;  // empty when the file could not be read
-  std::string error;                 // why it could not be read
+  std::string error;                 // why it could not be read: the rejection reason
 
   // The name the manifest gives; for an unreadable one, the name its file
   // name promises, so that a request for that name reports the problem.
@@ -61,13 +61,16 @@ ManifestFile ReadManifestFile(const fs::path& path) {
   ManifestFile file{path, std::nullopt, {}};
   try {
     file.manifest = ReadManifest(path);
-    Log().debug("manifest {}: name {}, ABI {}, library {}", path.string(), file.manifest->name,
-                AbiText(file.manifest->abi_major, file.manifest->abi_minor),
-                file.manifest->library.string());
+    const Manifest& manifest = *file.manifest;
+    Log().debug("manifest {}: name {}, ABI {}, LibTorch {}, library {}", path.string(),
+                manifest.name, AbiText(manifest.abi_major, manifest.abi_minor),
+                manifest.libtorch.empty() ? "none" : manifest.libtorch, manifest.library.string());
+  } catch (const UnsupportedManifestError& error) {
+    file.error = std::string("unsupported manifest: ") + error.what();
   } catch (const std::runtime_error& error) {
-    file.error = error.what();
-    Log().debug("unreadable manifest: {}", file.error);
+    file.error = std::string("malformed manifest: ") + error.what();
   }
+  if (!file.manifest) Log().debug("{}", file.error);
   return file;
 }
 
@@ -99,17 +102,35 @@ std::vector<ManifestFile> ScanDirectories(const std::vector<SearchDirectory>& di
   return files;
 }
 
+std::string OtherLibTorch(const std::string& plugin, const HostTraits& host) {
+  return "built for LibTorch " + plugin + ", this host runs " + host.libtorch;
+}
+
+// A plugin loaded by path has no manifest to say which LibTorch it links;
+// its attributes say so once loaded (if loading did not abort already).
+std::shared_ptr<Plugin> CheckLibTorch(std::shared_ptr<Plugin> plugin, const HostTraits& host) {
+  const std::string& libtorch = plugin->attributes().libtorch_version;
+  if (!host.libtorch.empty() && !libtorch.empty() && libtorch != host.libtorch) {
+    throw LoaderError(OtherLibTorch(libtorch, host));
+  }
+  return plugin;
+}
+
 // The plugin a manifest describes, loaded and with its ABI checked. Throws
 // LoaderError with the reason it cannot be used.
-std::shared_ptr<Plugin> LoadManifestPlugin(const ManifestFile& file) {
-  if (!file.manifest) throw LoaderError("malformed manifest: " + file.error);
+std::shared_ptr<Plugin> LoadManifestPlugin(const ManifestFile& file, const HostTraits& host) {
+  if (!file.manifest) throw LoaderError(file.error);
   const Manifest& manifest = *file.manifest;
-  // Refused unloaded: a plugin built for another major may not even load
-  // here, and loading runs its static initialisers.
+  // Refused unloaded: a plugin built for another major or LibTorch may not
+  // even load here (two LibTorch versions abort the process), and loading
+  // runs its static initialisers.
   if (manifest.abi_major != LTC_PLUGIN_ABI_MAJOR) {
     throw LoaderError(loader_internal::UnsupportedAbi(manifest.abi_major, manifest.abi_minor));
   }
-  std::shared_ptr<Plugin> plugin = Plugin::Load(manifest.library);
+  if (!host.libtorch.empty() && !manifest.libtorch.empty() && manifest.libtorch != host.libtorch) {
+    throw LoaderError(OtherLibTorch(manifest.libtorch, host));
+  }
+  std::shared_ptr<Plugin> plugin = CheckLibTorch(Plugin::Load(manifest.library), host);
   // Users select by the manifest's name; a plugin answering to another
   // would make init("fast") report a backend nobody asked for.
   if (plugin->name() != manifest.name) {
@@ -119,7 +140,7 @@ std::shared_ptr<Plugin> LoadManifestPlugin(const ManifestFile& file) {
   return plugin;
 }
 
-PluginListing Inspect(const ManifestFile& file) {
+PluginListing Inspect(const ManifestFile& file, const HostTraits& host) {
   PluginListing listing;
   listing.name = file.name();
   // An unreadable manifest names no library: show the file to fix instead.
@@ -127,11 +148,13 @@ PluginListing Inspect(const ManifestFile& file) {
   if (file.manifest) {
     listing.version = file.manifest->version;
     listing.abi = AbiText(file.manifest->abi_major, file.manifest->abi_minor);
+    listing.libtorch = file.manifest->libtorch;
   }
   try {
-    const std::shared_ptr<Plugin> plugin = LoadManifestPlugin(file);
+    const std::shared_ptr<Plugin> plugin = LoadManifestPlugin(file, host);
     listing.version = plugin->attributes().version;
     listing.abi = plugin->abi();
+    listing.libtorch = plugin->attributes().libtorch_version;
     listing.attributes = plugin->attributes();
     listing.reason = plugin->UnavailableReason();
   } catch (const LoaderError& error) {
@@ -168,10 +191,11 @@ std::vector<Candidate> CandidatesFor(const std::string& entry,
 
 // Loads, checks and initialises a candidate. Throws LoaderError with the
 // reason it cannot serve.
-std::unique_ptr<PluginClient> Initialise(const Candidate& candidate, const ClientConfig& config) {
+std::unique_ptr<PluginClient> Initialise(const Candidate& candidate, const ClientConfig& config,
+                                         const HostTraits& host) {
   std::shared_ptr<Plugin> plugin = candidate.manifest != nullptr
-                                       ? LoadManifestPlugin(*candidate.manifest)
-                                       : Plugin::Load(candidate.library);
+                                       ? LoadManifestPlugin(*candidate.manifest, host)
+                                       : CheckLibTorch(Plugin::Load(candidate.library), host);
   Log().debug("{}: plugin {} {}, ABI {}", plugin->path().string(), plugin->name(),
               plugin->attributes().version, plugin->abi());
   const std::string unavailable = plugin->UnavailableReason();
@@ -230,10 +254,11 @@ std::vector<SearchDirectory> PluginSearchPath(const fs::path& anchor) {
   return directories;
 }
 
-std::vector<PluginListing> ListPlugins(const std::vector<SearchDirectory>& directories) {
+std::vector<PluginListing> ListPlugins(const std::vector<SearchDirectory>& directories,
+                                       const HostTraits& host) {
   std::vector<PluginListing> listings;
   for (const ManifestFile& file : ScanDirectories(directories)) {
-    const PluginListing& listing = listings.emplace_back(Inspect(file));
+    const PluginListing& listing = listings.emplace_back(Inspect(file, host));
     Log().debug("{}: {} (ABI {}): {}", listing.name, listing.path.string(), listing.abi,
                 listing.available ? "available" : listing.reason);
   }
@@ -242,8 +267,9 @@ std::vector<PluginListing> ListPlugins(const std::vector<SearchDirectory>& direc
 
 std::unique_ptr<PluginClient> SelectBackend(const BackendRequest& request,
                                             const std::vector<SearchDirectory>& directories,
-                                            const ClientConfig& config) {
-  Log().debug("choosing an LTC backend for \"{}\"", request.text);
+                                            const ClientConfig& config, const HostTraits& host) {
+  Log().debug("choosing an LTC backend for \"{}\"{}", request.text,
+              host.libtorch.empty() ? "" : " in a host of LibTorch " + host.libtorch);
   const std::vector<ManifestFile> files = ScanDirectories(directories);
   std::vector<std::string> rejections;  // "<label>: <reason>", in the order tried
   for (const std::string& entry : request.entries) {
@@ -255,7 +281,7 @@ std::unique_ptr<PluginClient> SelectBackend(const BackendRequest& request,
     for (const Candidate& candidate : candidates) {
       const std::string label = candidate.Label(entry);
       try {
-        std::unique_ptr<PluginClient> client = Initialise(candidate, config);
+        std::unique_ptr<PluginClient> client = Initialise(candidate, config, host);
         Log().debug("{}: chosen", label);
         ReportChoice(client->plugin(), rejections);
         return client;
@@ -270,8 +296,8 @@ std::unique_ptr<PluginClient> SelectBackend(const BackendRequest& request,
 
 std::unique_ptr<PluginClient> SelectBackend(const std::string& request,
                                             const std::vector<SearchDirectory>& directories,
-                                            const ClientConfig& config) {
-  return SelectBackend(BackendRequest::Resolve(request), directories, config);
+                                            const ClientConfig& config, const HostTraits& host) {
+  return SelectBackend(BackendRequest::Resolve(request), directories, config, host);
 }
 
 }  // namespace ltc

@@ -174,7 +174,8 @@ TEST(SelectBackend, DebugLogShowsEveryStep) {
               HasSubstr("debug searching " + CaseDir("good").string() + " (LTC_PLUGIN_PATH)\n"));
   EXPECT_THAT(log.text(),
               HasSubstr("debug manifest " + (CaseDir("good") / "good.ltcplugin").string() +
-                        ": name good, ABI " + HostAbi() + ", library " + good + "\n"));
+                        ": name good, ABI " + HostAbi() + ", LibTorch none, library " + good +
+                        "\n"));
   EXPECT_THAT(log.text(), HasSubstr("debug " + init_fails + ": plugin init_fails 0.0.1-test, ABI " +
                                     HostAbi() + "\n"));
   EXPECT_THAT(log.text(), HasSubstr("debug init_fails: " + init_fails +

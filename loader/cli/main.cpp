@@ -63,15 +63,19 @@ void PrintSearchPath(const std::vector<ltc::SearchDirectory>& directories) {
 int List() {
   const std::vector<ltc::SearchDirectory> directories = ltc::PluginSearchPath(Anchor());
   PrintSearchPath(directories);
-  const std::vector<ltc::PluginListing> listings = ltc::ListPlugins(directories);
+  // The host of this installation runs the LibTorch it was built with; a
+  // plugin for another is listed as the host would refuse it.
+  const std::vector<ltc::PluginListing> listings =
+      ltc::ListPlugins(directories, ltc::HostTraits{LTC_HOST_LIBTORCH});
   if (listings.empty()) {
     std::cout << "no plugins found\n";
     return 0;
   }
-  std::vector<Row> rows{{"NAME", "VERSION", "ABI", "GRAPH FORMATS", "PATH", "STATUS"}};
+  std::vector<Row> rows{{"NAME", "VERSION", "ABI", "LIBTORCH", "GRAPH FORMATS", "PATH", "STATUS"}};
   for (const ltc::PluginListing& listing : listings) {
     const std::string formats = ltc::Join(listing.attributes.graph_formats, ",");
-    rows.push_back({listing.name, listing.version, listing.abi, formats.empty() ? "-" : formats,
+    rows.push_back({listing.name, listing.version, listing.abi,
+                    listing.libtorch.empty() ? "-" : listing.libtorch, formats.empty() ? "-" : formats,
                     listing.path.string(),
                     listing.available ? "available" : "unavailable: " + listing.reason});
   }

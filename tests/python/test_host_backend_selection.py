@@ -82,7 +82,7 @@ def test_same_request_twice_returns_the_same_backend(build_dir):
 
 def test_manifest_naming_another_plugin_is_rejected(build_dir, tmp_path):
     (tmp_path / "fast.ltcplugin").write_text(
-        f"name = fast\nlibrary = {PLUGIN_DIR / 'libltc_ts_cpu.so'}\nabi = 2.0\n")
+        f"manifest = 1.0\nname = fast\nlibrary = {PLUGIN_DIR / 'libltc_ts_cpu.so'}\nabi = 2.0\n")
     result = init("fast", env={"LTC_PLUGIN_PATH": str(tmp_path)})
     assert result.returncode != 0
     assert "manifest name 'fast' does not match the plugin's name 'ts_cpu'" in result.stderr
@@ -101,6 +101,44 @@ def test_second_backend_in_one_process_is_refused(build_dir):
     assert "already in use" in result.values()["error"]
 
 
+def this_libtorch():
+    return ".".join(torch_version().split(".")[:2])
+
+
+def test_plugin_built_for_another_libtorch_is_refused_unloaded(build_dir, tmp_path):
+    """ts_cpu's own library under a manifest that says it was built for
+    LibTorch 99.0: refused by its manifest (loading it would run a second
+    LibTorch's static initialisers, which aborts the process), by the host
+    and by the CLI alike."""
+    manifest = (PLUGIN_DIR / "ts_cpu.ltcplugin").read_text()
+    manifest = manifest.replace(f"libtorch = {this_libtorch()}", "libtorch = 99.0")
+    manifest = manifest.replace("library = libltc_ts_cpu.so",
+                                f"library = {PLUGIN_DIR / 'libltc_ts_cpu.so'}")
+    assert "libtorch = 99.0" in manifest
+    (tmp_path / "ts_cpu.ltcplugin").write_text(manifest)
+    reason = f"built for LibTorch 99.0, this host runs {this_libtorch()}"
+    env = {"LTC_PLUGIN_PATH": str(tmp_path), "SPDLOG_LEVEL": "ltc=debug"}
+
+    result = init("ts_cpu", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.values()["name"] == "ts_cpu", "the build's own ts_cpu comes next in the path"
+    assert f"ts_cpu: {PLUGIN_DIR / 'libltc_ts_cpu.so'}: rejected: {reason}" in result.stderr
+    assert f"{tmp_path / 'ts_cpu.ltcplugin'}: name ts_cpu, ABI 2.0, LibTorch 99.0" in result.stderr
+
+    rows = run_ok("""
+        import ltc_plugins
+        print({"rows": ltc_plugins.plugins()})
+    """, env={"LTC_PLUGIN_PATH": str(tmp_path)}).values()["rows"]
+    refused = [row for row in rows if row["reason"]][0]
+    assert (refused["name"], refused["libtorch"], refused["reason"]) == ("ts_cpu", "99.0", reason)
+
+    import subprocess
+    listing = subprocess.run([str(build_dir / "bin" / "ltc-plugins"), "list"], text=True,
+                             capture_output=True, check=True,
+                             env={"LTC_PLUGIN_PATH": str(tmp_path)}).stdout
+    assert f"unavailable: {reason}" in listing, listing
+
+
 def test_plugins_lists_without_initialising(build_dir):
     values = run_ok("""
         import ltc_plugins
@@ -113,7 +151,7 @@ def test_plugins_lists_without_initialising(build_dir):
     assert ts_cpu[0]["available"] is True and ts_cpu[0]["abi"] == "2.0"
     assert ts_cpu[0]["vendor"] == "ltc-plugins"
     assert ts_cpu[0]["graph_formats"] == ["torchscript-ir-v1", "torchscript-archive-v1"]
-    assert ts_cpu[0]["libtorch"] == ".".join(torch_version().split(".")[:2])
+    assert ts_cpu[0]["libtorch"] == this_libtorch()
     assert ts_cpu[0]["path"].endswith("libltc_ts_cpu.so")
 
 

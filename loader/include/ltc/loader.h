@@ -38,21 +38,38 @@ class LoaderError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The manifest format this loader reads: every minor of this major (a
+// minor adds keys, which are ignored here); a newer major is refused.
+constexpr uint32_t kManifestFormatMajor = 1;
+constexpr uint32_t kManifestFormatMinor = 0;
+
 // The contents of a <name>.ltcplugin manifest: `key = value` lines, `#`
-// comments. Required keys: name, library (relative to the manifest's
-// directory, or absolute), abi ("MAJOR.MINOR"). Optional: version,
-// description. Other keys are ignored.
+// comments. Required keys: manifest (the format, "MAJOR.MINOR"), name,
+// library (relative to the manifest's directory, or absolute), abi
+// ("MAJOR.MINOR"). Optional: libtorch ("MAJOR.MINOR" of the LibTorch the
+// plugin links; absent when it links none), version, description. Other
+// keys are ignored.
 struct Manifest {
   std::filesystem::path path;          // the manifest file itself
+  uint32_t format_major = 0;
+  uint32_t format_minor = 0;
   std::string name;
   std::filesystem::path library;       // resolved to an absolute path
   uint32_t abi_major = 0;
   uint32_t abi_minor = 0;
+  std::string libtorch;                // "2.11"; empty when the plugin links no LibTorch
   std::string version;
   std::string description;
 };
 
-// Parses a manifest; throws std::runtime_error naming the file and line.
+// A manifest of a format major newer than kManifestFormatMajor: its other
+// keys may mean something else, so nothing more is read from it.
+class UnsupportedManifestError : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Parses a manifest; throws std::runtime_error naming the file and line
+// (UnsupportedManifestError for a newer format).
 Manifest ReadManifest(const std::filesystem::path& path);
 // Parses manifest text as ReadManifest does the file `path` holding it:
 // `path` names it in messages and anchors a relative library.
@@ -72,15 +89,27 @@ struct PluginListing {
   std::string name;
   std::string version;
   std::string abi;             // from the loaded table; the manifest's if not loadable
+  std::string libtorch;        // the same way; empty for a plugin linking no LibTorch
   std::filesystem::path path;  // the shared object
   bool available = false;
   std::string reason;          // why not available; empty when available
   PluginAttributes attributes; // empty when the plugin could not be loaded
 };
 
+// What the loading process is, for the checks made before a plugin loads.
+struct HostTraits {
+  // "MAJOR.MINOR" of the LibTorch this process runs (the host's), or empty
+  // for a process without one. A plugin whose manifest names another is
+  // refused unloaded ("built for LibTorch 2.11, this host runs 1.13"): two
+  // LibTorch versions in one process abort it. So is one that reports
+  // another when loaded by path.
+  std::string libtorch;
+};
+
 // Every manifest in `directories`, loaded and checked for availability but
 // never initialised (no client is created). Never throws for a bad plugin.
-std::vector<PluginListing> ListPlugins(const std::vector<SearchDirectory>& directories);
+std::vector<PluginListing> ListPlugins(const std::vector<SearchDirectory>& directories,
+                                       const HostTraits& host = {});
 
 // A backend request in LTC_BACKEND's syntax: a plugin name, an absolute
 // path to a shared object, or a comma-separated list of those tried in
@@ -114,16 +143,19 @@ ClientOptions OptionsFor(const ClientOptions& options, const std::string& name);
 // OptionsFor(config.options, its name). Every manifest with a matching name
 // is a candidate, in search order. Throws LoaderError naming the request,
 // every directory searched and each candidate's reason when none works:
-// not found / not loadable / no ltc_plugin_query / ABI x.y not supported by
-// host a.b / manifest name ... does not match ... / unavailable: ... /
-// init failed: ... When a later entry of a preference list is used, logs a
-// warning with the reasons of the earlier ones.
+// not found / malformed manifest / unsupported manifest / built for
+// LibTorch x.y, this host runs a.b / not loadable / no ltc_plugin_query /
+// ABI x.y not supported by host a.b / manifest name ... does not match ... /
+// unavailable: ... / init failed: ... When a later entry of a preference
+// list is used, logs a warning with the reasons of the earlier ones.
 std::unique_ptr<PluginClient> SelectBackend(const BackendRequest& request,
                                             const std::vector<SearchDirectory>& directories,
-                                            const ClientConfig& config = {});
+                                            const ClientConfig& config = {},
+                                            const HostTraits& host = {});
 // The same for BackendRequest::Resolve(request).
 std::unique_ptr<PluginClient> SelectBackend(const std::string& request,
                                             const std::vector<SearchDirectory>& directories,
-                                            const ClientConfig& config = {});
+                                            const ClientConfig& config = {},
+                                            const HostTraits& host = {});
 
 }  // namespace ltc
