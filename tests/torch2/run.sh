@@ -6,12 +6,13 @@
 # machines this project can use.
 #
 #   tests/torch2/run.sh [pytest arguments]
-# Environment: BASE_PYTHON (makes the venv; default python3), VENV
+# Environment: BASE_PYTHON (makes the venv; default Debian's /usr/bin/python3,
+# not whichever python3 is first on PATH), VENV
 # (.venv-torch2), TORCH_SPEC (torch==2.11.0), BUILD (build-torch2),
 # REF_CPU_FROM (build/lib/ltc-plugins: the ref_cpu binary to test).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BASE_PYTHON=${BASE_PYTHON:-python3}
+BASE_PYTHON=${BASE_PYTHON:-/usr/bin/python3}
 VENV=${VENV:-.venv-torch2}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.11.0}
 BUILD=${BUILD:-build-torch2}
@@ -20,7 +21,7 @@ if [ ! -x "$VENV/bin/python" ]; then "$BASE_PYTHON" -m venv "$VENV"; fi
 PYTHON="$PWD/$VENV/bin/python"
 if ! "$PYTHON" -c 'import torch, pytest, expecttest, matplotlib, sklearn' 2>/dev/null; then
   echo "tests/torch2/run.sh: installing $TORCH_SPEC into $VENV"
-  "$PYTHON" -m pip install -q "$TORCH_SPEC" numpy pytest expecttest matplotlib scikit-learn
+  "$PYTHON" -m pip install -q "$TORCH_SPEC" numpy pytest expecttest==0.1.6 matplotlib scikit-learn
 fi
 "$PYTHON" -c 'import torch; print("testing against torch", torch.__version__)'
 
