@@ -7,6 +7,8 @@
 # make test-torch2   build and test against PyTorch 2.11 (pip wheel, once)
 # make fuzz   fuzzes every parser of outside input FUZZ_SECONDS (300) each (tests/fuzz)
 # make test-sanitize   every ctest and the end-to-end pytest files under ASan+UBSan+LSan
+# make packages   Debian packages of the host, the Python package, the CLI, the
+#             SDK and each plugin, in $(BUILD)/packages (packaging/), checked by lintian
 # make soak   builds, then trains the MLP 20,000 steps and the CNN 2,000 on ts_cpu,
 #             showing RSS, live lazy tensors and the plugin's counts (tests/soak)
 
@@ -19,12 +21,17 @@ PYTHONPATH_BUILD := $(CURDIR)/$(BUILD)/lib/python3/dist-packages
 DEB_PACKAGES := cmake ninja-build g++ ccache pkg-config \
   libtorch-dev python3-torch libboost-dev libspdlog-dev libgtest-dev \
   libdlpack-dev libopenblas-dev python3-pytest python3-sklearn python3-yaml \
-  libopenblas0-pthread python3-matplotlib python3-pip clang libclang-rt-dev
+  libopenblas0-pthread python3-matplotlib python3-pip clang libclang-rt-dev \
+  dpkg-dev lintian
 
 # Not in Debian; PyTorch's OpInfo database (tests/conformance) imports it.
 PIP_PACKAGES := expecttest==0.1.6
 
-.PHONY: deps build test test-torch2 conformance-full demo bench install clean soak \
+# The packages' tree and the test tree compile the same sources: let ccache
+# share their objects (it would otherwise hash each build directory in).
+export CCACHE_NOHASHDIR := 1
+
+.PHONY: deps build packages test test-torch2 conformance-full demo bench install clean soak \
   test-sanitize test-sanitize-thread fuzz fuzz-build fuzz-smoke
 
 deps:
@@ -49,9 +56,9 @@ $(BUILD)/build.ninja: CMakeLists.txt
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j$(JOBS)
 
-test: build
+test: build packages
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
-	LTC_BUILD_DIR=$(CURDIR)/$(BUILD) PYTHONPATH=$(PYTHONPATH_BUILD) \
+	LTC_BUILD_DIR=$(CURDIR)/$(BUILD) PYTHONPATH=$(PYTHONPATH_BUILD) LTC_TEST_PACKAGE_DIR=$(PACKAGE_DIR) \
 	  $(PYTHON) -m pytest -q -rs -p no:cacheprovider tests/python
 	$(MAKE) --no-print-directory fuzz-smoke
 
@@ -120,6 +127,22 @@ bench: build
 # Fails if a count grew after warm-up (SOAK_ARGS: e.g. --model cnn --steps 500).
 soak: build
 	PYTHONPATH=$(PYTHONPATH_BUILD) OMP_WAIT_POLICY=PASSIVE $(PYTHON) tests/soak/soak.py $(SOAK_ARGS)
+
+# A tree of its own in Debian's layout (prefix /usr, libdir lib/<triplet>),
+# without the tests; cpack makes one .deb per install component from it.
+DEB_BUILD ?= build-deb
+PACKAGE_DIR := $(CURDIR)/$(BUILD)/packages
+$(DEB_BUILD)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(DEB_BUILD) -G Ninja \
+	  -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+	  -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_INSTALL_LIBDIR=lib/$$(dpkg-architecture -qDEB_HOST_MULTIARCH) \
+	  -DLTC_BUILD_TESTS=OFF -DLTC_PACKAGE_DIR=$(PACKAGE_DIR)
+
+packages: deps $(DEB_BUILD)/build.ninja
+	cmake --build $(DEB_BUILD) -j$(JOBS)
+	rm -rf $(PACKAGE_DIR)
+	cd $(DEB_BUILD) && cpack -G DEB
+	lintian --fail-on error $(PACKAGE_DIR)/*.deb
 
 install: build
 	cmake --install $(BUILD) --prefix $(or $(PREFIX),/usr/local)

@@ -21,15 +21,18 @@ constexpr const char* kUsage =
     "  --help   show this text\n"
     "\n"
     "Plugins are looked for in the directories of LTC_PLUGIN_PATH (separated\n"
-    "by ':'), then in <prefix>/lib/ltc-plugins. SPDLOG_LEVEL=ltc=debug shows\n"
-    "every step of the search.\n";
+    "by ':'), then in the ltc-plugins directory beside the host library.\n"
+    "SPDLOG_LEVEL=ltc=debug shows every step of the search.\n";
 
 using Row = std::vector<std::string>;
 
-// <prefix>/lib: the build tree and the installed tree both keep bin/ and
-// lib/ side by side, so this finds the plugins of the tree we belong to.
+// The libdir of the tree we belong to, where the host and its plugins are:
+// the build tree and the installed tree place bindir and libdir alike
+// (<prefix>/bin and <prefix>/lib, or Debian's /usr/bin and
+// /usr/lib/<triplet>).
 fs::path Anchor() {
-  return fs::path(boost::dll::program_location()).parent_path().parent_path() / "lib";
+  return (fs::path(boost::dll::program_location()).parent_path() / LTC_LIBDIR_FROM_BINDIR)
+      .lexically_normal();
 }
 
 // Columns padded to their widest cell; the last one, a free-form status,
@@ -68,7 +71,8 @@ int List() {
   const std::vector<ltc::PluginListing> listings =
       ltc::ListPlugins(directories, ltc::HostTraits{LTC_HOST_LIBTORCH});
   if (listings.empty()) {
-    std::cout << "no plugins found\n";
+    std::cout << "no backend plugin is installed: no manifest (*.ltcplugin) in the "
+                 "directories above\n";
     return 0;
   }
   std::vector<Row> rows{{"NAME", "VERSION", "ABI", "LIBTORCH", "GRAPH FORMATS", "PATH", "STATUS"}};

@@ -23,11 +23,11 @@ def cmake(*args, cwd=None):
 @pytest.fixture(scope="module")
 def installed(build_dir, tmp_path_factory):
     """A prefix with the host, the CLI, the Python package and the SDK
-    (components runtime and sdk, no plugins), and the skeleton installed
+    (components host, python, cli and sdk; no plugin), and the skeleton installed
     into it from its own build tree."""
     root = tmp_path_factory.mktemp("sdk")
     prefix = root / "prefix"
-    for component in ("runtime", "sdk"):
+    for component in ("host", "python", "cli", "sdk"):
         cmake("--install", build_dir, "--prefix", prefix, "--component", component)
     skeleton_build = root / "skeleton-build"
     cmake("-S", SKELETON, "-B", skeleton_build, "-G", "Ninja", f"-DCMAKE_PREFIX_PATH={prefix}",
@@ -47,7 +47,7 @@ def test_sdk_installs_its_cmake_package_headers_and_libraries(installed):
                  "include/ltc/graph_format.h"]:
         assert (installed / path).exists(), path
     assert not (installed / "lib" / "ltc-plugins" / "libltc_ts_cpu.so").exists(), \
-        "the runtime and sdk components must not carry a backend"
+        "only the plugin components carry a backend"
 
 
 def test_skeleton_links_no_libtorch_and_exports_one_symbol(installed):

@@ -23,6 +23,8 @@ import threading
 
 import torch
 
+from . import _layout
+
 __all__ = ["init", "backend", "plugins", "manual_seed", "host_library",
            "drop_update_history", "mark_step", "live_tensors", "plugin_stats",
            "synchronize"]
@@ -32,13 +34,14 @@ _loaded = False
 
 
 def host_library() -> str:
-    """Path of libltc_host.so: $LTC_HOST_LIBRARY, else the one in the tree
-    this package is part of (<prefix>/lib/python3/dist-packages/ltc_plugins
-    beside <prefix>/lib/libltc_host.so)."""
+    """Path of libltc_host.so: $LTC_HOST_LIBRARY, else the one of the tree
+    this package is part of, where the build put it relative to this
+    package (_layout.py: <prefix>/lib/libltc_host.so, or Debian's
+    /usr/lib/<triplet>/libltc_host.so)."""
     override = os.environ.get("LTC_HOST_LIBRARY")
     if override:
         return override
-    return str(Path(__file__).resolve().parents[3] / "libltc_host.so")
+    return os.path.normpath(Path(__file__).resolve().parent / _layout.HOST_LIBRARY)
 
 
 def _load_host() -> None:
