@@ -35,26 +35,36 @@ set(LTC_PLUGIN_ABI ${LTC_PLUGIN_ABI_MAJOR}.${LTC_PLUGIN_ABI_MINOR})
 set(LTC_MANIFEST_FORMAT 1.0)
 
 # ltc_libtorch_version(<var>): "MAJOR.MINOR" of the LibTorch whose headers
-# this build compiles against, read from the torch/version.h in
+# this build compiles against, read from the version header in
 # TORCH_INCLUDE_DIRS: what a plugin linking it is built for, even where
-# Torch's CMake config reports another installation's version.
+# Torch's CMake config reports another installation's version. LibTorch 2.x
+# defines the numbers in torch/headeronly/version.h, which its
+# torch/version.h includes; 1.x in torch/version.h.
 function(ltc_libtorch_version var)
-  find_file(_ltc_torch_version_h torch/version.h PATHS ${TORCH_INCLUDE_DIRS} NO_DEFAULT_PATH
-            NO_CACHE)
-  if(NOT _ltc_torch_version_h)
-    message(FATAL_ERROR "no torch/version.h in TORCH_INCLUDE_DIRS (${TORCH_INCLUDE_DIRS}): "
-                        "find_package(Torch) first")
-  endif()
-  file(STRINGS ${_ltc_torch_version_h} _ltc_defines
-       REGEX "^#define TORCH_VERSION_(MAJOR|MINOR) [0-9]+$")
-  foreach(_ltc_define IN LISTS _ltc_defines)
-    string(REGEX MATCH "^#define TORCH_VERSION_([A-Z]+) ([0-9]+)$" _ltc_match "${_ltc_define}")
-    set(_ltc_${CMAKE_MATCH_1} ${CMAKE_MATCH_2})
+  foreach(header torch/headeronly/version.h torch/version.h)
+    foreach(dir IN LISTS TORCH_INCLUDE_DIRS)
+      if(NOT EXISTS ${dir}/${header})
+        continue()
+      endif()
+      file(STRINGS ${dir}/${header} defines REGEX "^#define TORCH_VERSION_(MAJOR|MINOR) [0-9]+$")
+      set(major)
+      set(minor)
+      foreach(define IN LISTS defines)
+        string(REGEX MATCH "^#define TORCH_VERSION_([A-Z]+) ([0-9]+)$" match "${define}")
+        if(CMAKE_MATCH_1 STREQUAL "MAJOR")
+          set(major ${CMAKE_MATCH_2})
+        else()
+          set(minor ${CMAKE_MATCH_2})
+        endif()
+      endforeach()
+      if(DEFINED major AND DEFINED minor)
+        set(${var} ${major}.${minor} PARENT_SCOPE)
+        return()
+      endif()
+    endforeach()
   endforeach()
-  if(NOT DEFINED _ltc_MAJOR OR NOT DEFINED _ltc_MINOR)
-    message(FATAL_ERROR "${_ltc_torch_version_h} defines no TORCH_VERSION_MAJOR/MINOR")
-  endif()
-  set(${var} ${_ltc_MAJOR}.${_ltc_MINOR} PARENT_SCOPE)
+  message(FATAL_ERROR "no LibTorch version header defining TORCH_VERSION_MAJOR/MINOR in "
+                      "TORCH_INCLUDE_DIRS (${TORCH_INCLUDE_DIRS}): find_package(Torch) first")
 endfunction()
 
 # ltc_write_plugin_manifest(<file> NAME <name> LIBRARY <file name> DESCRIPTION <text>
