@@ -1296,10 +1296,10 @@ void CheckStridedRoundTrip(const Session& s) {
 }
 
 void CheckByteOffsetRoundTrip(const Session& s) {
+  // Three other floats before the tensor's six.
   constexpr size_t kOffset = 12;
-  const std::vector<uint8_t> elements = SampleElements(kFloat32, kGraphElements);
-  std::vector<uint8_t> storage(kOffset + elements.size(), 0xEE);
-  std::memcpy(storage.data() + kOffset, elements.data(), elements.size());
+  const std::vector<uint8_t> storage = SampleElements(kFloat32, kOffset / 4 + kGraphElements);
+  const std::vector<uint8_t> elements(storage.begin() + kOffset, storage.end());
   InputTensor tensor(kFloat32, kMatrix, storage, {}, kOffset);
   RoundTrip(s, tensor, elements, "a float32 [2, 3] tensor at byte_offset 12");
 }
