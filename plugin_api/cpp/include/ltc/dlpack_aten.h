@@ -76,6 +76,32 @@ inline DLManagedTensor* ExportWithStrides(const at::Tensor& tensor) {
   return &exported->managed;
 }
 
+// A view of a producer's tensor that every LibTorch's at::fromDLPack reads
+// alike: the byte offset folded into the data pointer (1.13's ignores
+// byte_offset) and booleans as uint8 (1.13 has no boolean code). The
+// producer's tensor stays as it was given, for its deleter, which the
+// view's deleter calls.
+struct ImportView {
+  DLManagedTensor managed;
+  DLManagedTensor* producer;
+};
+
+inline DLManagedTensor* MakeImportView(DLManagedTensor* producer) {
+  auto* view = new ImportView{{}, producer};
+  DLTensor& tensor = view->managed.dl_tensor;
+  tensor = producer->dl_tensor;
+  tensor.data = static_cast<char*>(tensor.data) + tensor.byte_offset;
+  tensor.byte_offset = 0;
+  if (tensor.dtype.code == LTC_DL_BOOL_CODE) tensor.dtype.code = kDLUInt;
+  view->managed.manager_ctx = view;
+  view->managed.deleter = [](DLManagedTensor* self) {
+    auto* owner = static_cast<ImportView*>(self->manager_ctx);
+    if (owner->producer->deleter != nullptr) owner->producer->deleter(owner->producer);
+    delete owner;
+  };
+  return &view->managed;
+}
+
 }  // namespace detail
 
 // The returned tensor aliases `tensor`'s memory and keeps it alive. Its
@@ -89,14 +115,22 @@ inline DLManagedTensor* ToDLPack(const at::Tensor& tensor) {
   return managed;
 }
 
-// Takes ownership of `managed`: its deleter runs when the tensor dies, or
-// when a resize gives the tensor new memory. CPU tensors are resizable, as
+// Takes ownership of `managed` unless it throws: its deleter runs when the
+// tensor dies, or when a resize gives the tensor new memory. Honours
+// byte_offset. CPU tensors are resizable, as
 // LibTorch's own are: graphs resize their inputs (`arange(..., out=p0)`),
 // and at::fromDLPack's storage refuses that.
 inline at::Tensor FromDLPack(DLManagedTensor* managed) {
   const bool is_bool = managed->dl_tensor.dtype.code == LTC_DL_BOOL_CODE;
-  if (is_bool) managed->dl_tensor.dtype.code = kDLUInt;
-  at::Tensor tensor = at::fromDLPack(managed);
+  DLManagedTensor* view = detail::MakeImportView(managed);
+  at::Tensor tensor;
+  try {
+    tensor = at::fromDLPack(view);
+  } catch (...) {
+    // Refused before it took the view: `managed` is still the caller's.
+    delete static_cast<detail::ImportView*>(view->manager_ctx);
+    throw;
+  }
   if (tensor.is_cpu()) {
     c10::StorageImpl* storage = tensor.storage().unsafeGetStorageImpl();
     storage->set_allocator(c10::GetCPUAllocator());
