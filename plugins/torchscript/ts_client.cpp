@@ -138,6 +138,20 @@ void CheckArchiveChecksums(const void* data, size_t size,
   }
 }
 
+// The ATen type of a DLPack type. One LibTorch cannot hold (uint16 in
+// 1.13, vector lanes) is refused with UNIMPLEMENTED: valid DLPack this
+// backend does not support, not a malformed argument.
+at::ScalarType HeldScalarType(DLDataType dtype) {
+  try {
+    return ToScalarType(dtype);
+  } catch (const std::exception&) {
+    throw Error(LTC_ERROR_UNIMPLEMENTED,
+                "DLPack type {code " + std::to_string(dtype.code) + ", bits " +
+                    std::to_string(dtype.bits) + ", lanes " + std::to_string(dtype.lanes) +
+                    "} is not supported");
+  }
+}
+
 bool IsScalarType(const c10::TypePtr& type) {
   return type->kind() == c10::TypeKind::FloatType ||
          type->kind() == c10::TypeKind::IntType ||
@@ -370,7 +384,11 @@ std::unique_ptr<plugin::Buffer> TsClient::buffer_from_host(
     DLManagedTensor* tensor, int32_t device) {
   at::Tensor host;
   try {
+    HeldScalarType(tensor->dl_tensor.dtype);
     host = FromDLPack(tensor);
+  } catch (const Error&) {
+    tensor->deleter(tensor);
+    throw;
   } catch (const std::exception& e) {
     tensor->deleter(tensor);
     throw Error(LTC_ERROR_INVALID_ARGUMENT, e.what());
@@ -386,7 +404,7 @@ at::Tensor TsClient::CopyToDevice(const at::Tensor& tensor, int32_t device) {
 
 std::unique_ptr<plugin::Buffer> TsClient::buffer_from_scalar(
     const plugin::Scalar& scalar, int32_t device) {
-  const at::ScalarType type = ToScalarType(scalar.dtype);
+  const at::ScalarType type = HeldScalarType(scalar.dtype);
   at::Scalar value;
   if (at::isFloatingType(type)) {
     value = scalar.double_value;
@@ -406,7 +424,7 @@ std::unique_ptr<plugin::Buffer> TsClient::buffer_from_scalar(
 
 std::unique_ptr<plugin::Buffer> TsClient::buffer_create_placeholder(
     DLDataType dtype, std::vector<int64_t> shape, int32_t device) {
-  ToScalarType(dtype);  // rejects types this backend cannot hold
+  HeldScalarType(dtype);  // rejects types this backend cannot hold
   return std::make_unique<TsBuffer>(dtype, std::move(shape), device);
 }
 
