@@ -1393,8 +1393,12 @@ void CheckExecutePlaceholder(const Session& s, const std::string& format, const 
 void CheckCompileExecute(const Session& s, const std::string& format) {
   const std::optional<std::string> graph = WriteTestGraph(format);
   if (!graph) {
-    Skip("the CTS cannot write " + format + " (writing it needs LibTorch's TorchScript "
-         "compiler, and the CTS links no LibTorch)");
+    Skip("the CTS cannot write " + format +
+         (format == LTC_GRAPH_FORMAT_TORCHSCRIPT
+              ? std::string(" (writing it needs LibTorch's TorchScript compiler, and the CTS "
+                            "links no LibTorch)")
+              : std::string(" (it writes ") + LTC_GRAPH_FORMAT_PORTABLE + " and " +
+                    LTC_GRAPH_FORMAT_TORCHSCRIPT_IR + ")"));
   }
   const ExecutableHandle executable = Compile(s, format, *graph);
   LtcExecutableGetInfoArgs info{};
