@@ -80,10 +80,11 @@ class NamedValues {
 struct ErrorReport {
   LtcErrorCode code = LTC_ERROR_UNKNOWN;
   std::string message;
+  bool message_is_null = false;
 };
 
 std::string Describe(const ErrorReport& error) {
-  return ErrorCodeName(error.code) + ": " + error.message;
+  return ErrorCodeName(error.code) + ": " + (error.message_is_null ? "(NULL message)" : error.message);
 }
 
 std::string DtypeName(DLDataType dtype) {
@@ -150,9 +151,10 @@ struct Session {
     message.struct_size = LTC_ERROR_GET_MESSAGE_ARGS_STRUCT_SIZE;
     message.error = error;
     api.error_get_message(&message);
-    report.message = message.out_message != nullptr
-                         ? std::string(message.out_message, message.out_message_size)
-                         : "(NULL message)";
+    report.message_is_null = message.out_message == nullptr;
+    if (!report.message_is_null) {
+      report.message = std::string(message.out_message, message.out_message_size);
+    }
     LtcErrorDestroyArgs destroy{};
     destroy.struct_size = LTC_ERROR_DESTROY_ARGS_STRUCT_SIZE;
     destroy.error = error;
@@ -178,6 +180,7 @@ struct Session {
       Expect(report.code == *expected, call + " failed with " + Describe(report) +
                                            ", expected " + ErrorCodeName(*expected));
     }
+    Expect(!report.message_is_null, call + " failed with a NULL message");
     Expect(!report.message.empty(), call + " failed with an empty message");
     return report;
   }
