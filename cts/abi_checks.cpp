@@ -1,8 +1,5 @@
 #include "abi_checks.h"
 
-#include "graphs.h"
-#include "guarded.h"
-
 #include <ltc/graph_format.h>
 #include <ltc/loader.h>
 
@@ -21,6 +18,9 @@
 #include <utility>
 #include <vector>
 
+#include "graphs.h"
+#include "guarded.h"
+
 namespace ltc::cts {
 namespace {
 
@@ -38,7 +38,8 @@ constexpr const char* kUnknownFormat = "ltc-cts-no-such-format";
 // context); traces nowhere (nobody is tracing).
 bool LogIsEnabled(void*, LtcLogLevel level) { return level >= LTC_LOG_WARN; }
 void Log(void* context, LtcLogLevel level, const char* message) {
-  if (level >= LTC_LOG_WARN) std::cerr << static_cast<const char*>(context) << ": " << message << '\n';
+  if (level >= LTC_LOG_WARN)
+    std::cerr << static_cast<const char*>(context) << ": " << message << '\n';
 }
 void* TraceBegin(void*, const char*) { return nullptr; }
 void TraceEnd(void*, void*) {}
@@ -84,7 +85,8 @@ struct ErrorReport {
 };
 
 std::string Describe(const ErrorReport& error) {
-  return ErrorCodeName(error.code) + ": " + (error.message_is_null ? "(NULL message)" : error.message);
+  return ErrorCodeName(error.code) + ": " +
+         (error.message_is_null ? "(NULL message)" : error.message);
 }
 
 std::string DtypeName(DLDataType dtype) {
@@ -173,12 +175,12 @@ struct Session {
                           std::optional<LtcErrorCode> expected = std::nullopt) const {
     if (error == nullptr) Fail(call + " succeeded where it must fail");
     const ErrorReport report = Take(error);
-    Expect(report.code >= LTC_ERROR_CANCELLED && report.code <= LTC_ERROR_UNAUTHENTICATED,
-           call + " failed with code " + std::to_string(report.code) +
-               ", which is no LtcErrorCode");
+    Expect(
+        report.code >= LTC_ERROR_CANCELLED && report.code <= LTC_ERROR_UNAUTHENTICATED,
+        call + " failed with code " + std::to_string(report.code) + ", which is no LtcErrorCode");
     if (expected) {
-      Expect(report.code == *expected, call + " failed with " + Describe(report) +
-                                           ", expected " + ErrorCodeName(*expected));
+      Expect(report.code == *expected,
+             call + " failed with " + Describe(report) + ", expected " + ErrorCodeName(*expected));
     }
     Expect(!report.message_is_null, call + " failed with a NULL message");
     Expect(!report.message.empty(), call + " failed with an empty message");
@@ -409,8 +411,7 @@ void ExpectHostTensor(const DLManagedTensor& managed, DLDataType dtype,
 // ---------------------------------------------------------------------------
 // Plain calls of the slots, each with args of the 2.0 size.
 
-LtcError* CallFromHost(const Session& s, DLManagedTensor* tensor, int32_t device,
-                       LtcBuffer** out) {
+LtcError* CallFromHost(const Session& s, DLManagedTensor* tensor, int32_t device, LtcBuffer** out) {
   LtcBufferFromHostArgs args{};
   args.struct_size = LTC_BUFFER_FROM_HOST_ARGS_STRUCT_SIZE;
   args.client = s.client;
@@ -455,9 +456,9 @@ void ExpectInfo(const Session& s, LtcBuffer* buffer, DLDataType dtype,
              ShapeText(shape.data(), ndim));
   Expect(info.out_device_ordinal == 0,
          prefix + "device " + std::to_string(info.out_device_ordinal) + ", expected 0");
-  Expect(info.out_has_data == has_data,
-         prefix + "out_has_data " + (info.out_has_data ? "true" : "false") + ", expected " +
-             (has_data ? "true" : "false"));
+  Expect(info.out_has_data == has_data, prefix + "out_has_data " +
+                                            (info.out_has_data ? "true" : "false") + ", expected " +
+                                            (has_data ? "true" : "false"));
 }
 
 BufferHandle FromScalar(const Session& s, DLDataType dtype, int64_t int64_value,
@@ -606,8 +607,8 @@ LtcError* ProvokeError(const Session& s) {
 // error, NULL for the slots that return none), and `verify` checks the
 // outputs and releases what the call made.
 template <typename Args, typename Prepare, typename Call, typename Verify>
-void CheckStructSizes(const Session& s, const std::string& slot, size_t size_2_0,
-                      Prepare prepare, Call call, Verify verify) {
+void CheckStructSizes(const Session& s, const std::string& slot, size_t size_2_0, Prepare prepare,
+                      Call call, Verify verify) {
   for (const size_t struct_size : {size_2_0, sizeof(Args) + kNewerHostExtra}) {
     const std::string with =
         " with struct_size " + std::to_string(struct_size) +
@@ -734,10 +735,12 @@ void CheckStructSizesWithClient(const Session& s, Runner& runner) {
           return nullptr;
         },
         [&](LtcErrorGetMessageArgs& a) {
-          const bool sized = a.out_message != nullptr && std::strlen(a.out_message) == a.out_message_size;
+          const bool sized =
+              a.out_message != nullptr && std::strlen(a.out_message) == a.out_message_size;
           s.Take(const_cast<LtcError*>(a.error));
-          Expect(sized, "error_get_message gave no message, or one whose out_message_size is "
-                        "not its length");
+          Expect(sized,
+                 "error_get_message gave no message, or one whose out_message_size is "
+                 "not its length");
         });
   });
   runner.Run("abi.struct_size.client_get_info", [&] {
@@ -798,8 +801,8 @@ void CheckStructSizesWithClient(const Session& s, Runner& runner) {
     CheckStructSizes<LtcBufferFromHostArgs>(
         s, "buffer_from_host", LTC_BUFFER_FROM_HOST_ARGS_STRUCT_SIZE_2_0,
         [&](LtcBufferFromHostArgs& a) {
-          tensors.push_back(std::make_unique<InputTensor>(kFloat32, kMatrix,
-                                                          FloatBytes(Values(1))));
+          tensors.push_back(
+              std::make_unique<InputTensor>(kFloat32, kMatrix, FloatBytes(Values(1))));
           a.client = s.client;
           a.tensor = tensors.back()->get();
         },
@@ -909,8 +912,7 @@ void CheckStructSizesWithClient(const Session& s, Runner& runner) {
         [&](LtcClientCompileArgs* a) { return s.api.client_compile(a); },
         [&](LtcClientCompileArgs& a) {
           ExecutableHandle executable(s, a.out_executable);
-          Expect(a.out_executable != nullptr,
-                 "client_compile succeeded with out_executable NULL");
+          Expect(a.out_executable != nullptr, "client_compile succeeded with out_executable NULL");
         });
   });
   executable_slot("executable_get_info", [&] {
@@ -1037,16 +1039,15 @@ void CheckDeviceInfo(const Session& s) {
     args.device_ordinal = device;
     const std::string call = "client_get_device_info(" + std::to_string(device) + ")";
     s.Ok(call, s.api.client_get_device_info(&args));
-    Expect(args.out_kind != nullptr && args.out_kind[0] != '\0',
-           call + " gave no out_kind");
+    Expect(args.out_kind != nullptr && args.out_kind[0] != '\0', call + " gave no out_kind");
     Expect(args.out_name != nullptr, call + " gave out_name NULL");
     for (const char* c = args.out_kind; *c != '\0'; ++c) {
-      Expect(!(*c >= 'A' && *c <= 'Z'), call + ": out_kind '" + args.out_kind +
-                                            "' is not lowercase");
+      Expect(!(*c >= 'A' && *c <= 'Z'),
+             call + ": out_kind '" + args.out_kind + "' is not lowercase");
     }
     if (device == 0) kind = args.out_kind;
-    Expect(kind == args.out_kind, call + ": out_kind '" + args.out_kind +
-                                      "' differs from device 0's '" + kind + "'");
+    Expect(kind == args.out_kind,
+           call + ": out_kind '" + args.out_kind + "' differs from device 0's '" + kind + "'");
   }
 }
 
@@ -1105,8 +1106,7 @@ void CheckFromHostFailure(const Session& s) {
   args.client = s.client;
   args.tensor = tensor.get();
   args.device_ordinal = s.device_count;
-  s.ExpectError("buffer_from_host for device " + std::to_string(s.device_count) +
-                    " (out of range)",
+  s.ExpectError("buffer_from_host for device " + std::to_string(s.device_count) + " (out of range)",
                 s.api.buffer_from_host(&args));
   Expect(args.out_buffer == nullptr,
          "buffer_from_host failed but set out_buffer (it must stay NULL on failure)");
@@ -1119,9 +1119,9 @@ void CheckFromScalarFailure(const Session& s) {
   args.client = s.client;
   args.dtype = DLDataType{kDLFloat, 64, 1};
   args.device_ordinal = s.device_count;
-  s.ExpectError("buffer_from_scalar for device " + std::to_string(s.device_count) +
-                    " (out of range)",
-                s.api.buffer_from_scalar(&args));
+  s.ExpectError(
+      "buffer_from_scalar for device " + std::to_string(s.device_count) + " (out of range)",
+      s.api.buffer_from_scalar(&args));
   Expect(args.out_buffer == nullptr,
          "buffer_from_scalar failed but set out_buffer (it must stay NULL on failure)");
 }
@@ -1134,9 +1134,9 @@ void CheckPlaceholderFailure(const Session& s) {
   args.shape = kMatrix.data();
   args.ndim = 2;
   args.device_ordinal = s.device_count;
-  s.ExpectError("buffer_create_placeholder for device " + std::to_string(s.device_count) +
-                    " (out of range)",
-                s.api.buffer_create_placeholder(&args));
+  s.ExpectError(
+      "buffer_create_placeholder for device " + std::to_string(s.device_count) + " (out of range)",
+      s.api.buffer_create_placeholder(&args));
   Expect(args.out_buffer == nullptr,
          "buffer_create_placeholder failed but set out_buffer (it must stay NULL on failure)");
 }
@@ -1165,8 +1165,8 @@ void CheckCompileFailure(const Session& s) {
   LtcError* error = s.api.client_compile(&args);
   if (error == nullptr) {
     ExecutableHandle accepted(s, args.out_executable);
-    Fail("client_compile accepted " + std::to_string(garbage.size()) +
-         " bytes of text as a " + format + " graph");
+    Fail("client_compile accepted " + std::to_string(garbage.size()) + " bytes of text as a " +
+         format + " graph");
   }
   s.ExpectError("client_compile of garbage as " + format, error);
   Expect(args.out_executable == nullptr,
@@ -1237,13 +1237,20 @@ struct DtypeCase {
   DLDataType dtype;
 };
 const DtypeCase kDtypes[] = {
-    {"float32", {kDLFloat, 32, 1}},     {"float64", {kDLFloat, 64, 1}},
-    {"float16", {kDLFloat, 16, 1}},     {"bfloat16", {kDLBfloat, 16, 1}},
-    {"int8", {kDLInt, 8, 1}},           {"int16", {kDLInt, 16, 1}},
-    {"int32", {kDLInt, 32, 1}},         {"int64", {kDLInt, 64, 1}},
-    {"uint8", {kDLUInt, 8, 1}},         {"uint16", {kDLUInt, 16, 1}},
-    {"uint32", {kDLUInt, 32, 1}},       {"uint64", {kDLUInt, 64, 1}},
-    {"bool", {LTC_DL_BOOL_CODE, 8, 1}}, {"complex64", {kDLComplex, 64, 1}},
+    {"float32", {kDLFloat, 32, 1}},
+    {"float64", {kDLFloat, 64, 1}},
+    {"float16", {kDLFloat, 16, 1}},
+    {"bfloat16", {kDLBfloat, 16, 1}},
+    {"int8", {kDLInt, 8, 1}},
+    {"int16", {kDLInt, 16, 1}},
+    {"int32", {kDLInt, 32, 1}},
+    {"int64", {kDLInt, 64, 1}},
+    {"uint8", {kDLUInt, 8, 1}},
+    {"uint16", {kDLUInt, 16, 1}},
+    {"uint32", {kDLUInt, 32, 1}},
+    {"uint64", {kDLUInt, 64, 1}},
+    {"bool", {LTC_DL_BOOL_CODE, 8, 1}},
+    {"complex64", {kDLComplex, 64, 1}},
     {"complex128", {kDLComplex, 128, 1}},
 };
 
@@ -1355,7 +1362,8 @@ std::vector<uint8_t> BytesOf(T value) {
   return bytes;
 }
 
-void CheckPlaceholder(const Session& s, const std::vector<int64_t>& shape, const std::string& what) {
+void CheckPlaceholder(const Session& s, const std::vector<int64_t>& shape,
+                      const std::string& what) {
   BufferHandle placeholder = Placeholder(s, kFloat32, shape);
   ExpectInfo(s, placeholder.get(), kFloat32, shape, false, what);
   DLManagedTensor* tensor = nullptr;
@@ -1367,7 +1375,8 @@ void CheckPlaceholder(const Session& s, const std::vector<int64_t>& shape, const
   s.ExpectError("buffer_to_host of " + what, error, LTC_ERROR_FAILED_PRECONDITION);
 }
 
-void CheckExecutePlaceholder(const Session& s, const std::string& format, const std::string& graph) {
+void CheckExecutePlaceholder(const Session& s, const std::string& format,
+                             const std::string& graph) {
   const ExecutableHandle executable = Compile(s, format, graph);
   BufferHandle a = Placeholder(s, kFloat32, kMatrix);
   BufferHandle b = Placeholder(s, kFloat32, kMatrix);
@@ -1410,8 +1419,8 @@ void CheckCompileExecute(const Session& s, const std::string& format) {
   info.executable = executable.get();
   s.Ok("executable_get_info", s.api.executable_get_info(&info));
   Expect(info.out_num_parameters == 2 && info.out_num_results == 2 && info.out_device_ordinal == 0,
-         "executable_get_info gave " + std::to_string(info.out_num_parameters) +
-             " parameters, " + std::to_string(info.out_num_results) + " results, device " +
+         "executable_get_info gave " + std::to_string(info.out_num_parameters) + " parameters, " +
+             std::to_string(info.out_num_results) + " results, device " +
              std::to_string(info.out_device_ordinal) + "; expected 2, 2, 0");
   // Twice, with other values: the executable keeps no state between runs.
   RunTestGraph(s, executable.get(), Values(1), Values(-2.5f));
@@ -1447,8 +1456,8 @@ void OnThreads(const std::function<void(int)>& work) {
   }
   for (std::thread& thread : threads) thread.join();
   for (int t = 0; t < kThreads; ++t) {
-    Expect(failures[t].empty(), "thread " + std::to_string(t) + " of " +
-                                    std::to_string(kThreads) + ": " + failures[t]);
+    Expect(failures[t].empty(),
+           "thread " + std::to_string(t) + " of " + std::to_string(kThreads) + ": " + failures[t]);
   }
 }
 
@@ -1578,14 +1587,15 @@ TierOutcome RunAbiTier(const std::shared_ptr<Plugin>& plugin, const ClientOption
   runner.Run(nulled + "client_compile", [&] { CheckCompileFailure(s); });
   runner.Run("abi.client_compile.unknown_format", [&] { CheckCompileUnknownFormat(s); });
   const auto graph = WritableGraph(s);
-  const auto with_graph = [&](const std::string& name,
-                              void (*check)(const Session&, const std::string&, const std::string&)) {
-    if (!graph) {
-      runner.ReportSkip(name, "needs a compiled graph: " + NoWritableFormat(s));
-    } else {
-      runner.Run(name, [&] { check(s, graph->first, graph->second); });
-    }
-  };
+  const auto with_graph =
+      [&](const std::string& name,
+          void (*check)(const Session&, const std::string&, const std::string&)) {
+        if (!graph) {
+          runner.ReportSkip(name, "needs a compiled graph: " + NoWritableFormat(s));
+        } else {
+          runner.Run(name, [&] { check(s, graph->first, graph->second); });
+        }
+      };
   with_graph(nulled + "executable_execute", CheckExecuteFailure);
 
   for (const DtypeCase& dtype : kDtypes) {
@@ -1607,8 +1617,10 @@ TierOutcome RunAbiTier(const std::shared_ptr<Plugin>& plugin, const ClientOption
   runner.Run("abi.scalar.bool", [&] {
     CheckScalar(s, DLDataType{LTC_DL_BOOL_CODE, 8, 1}, 1, 0, {1}, "a bool scalar true");
   });
-  runner.Run("abi.placeholder", [&] { CheckPlaceholder(s, kMatrix, "a float32 [2, 3] placeholder"); });
-  runner.Run("abi.placeholder.zero_dim", [&] { CheckPlaceholder(s, {}, "a float32 0-dim placeholder"); });
+  runner.Run("abi.placeholder",
+             [&] { CheckPlaceholder(s, kMatrix, "a float32 [2, 3] placeholder"); });
+  runner.Run("abi.placeholder.zero_dim",
+             [&] { CheckPlaceholder(s, {}, "a float32 0-dim placeholder"); });
   with_graph("abi.placeholder.execute_fails", CheckExecutePlaceholder);
 
   for (const std::string& format : s.plugin->attributes().graph_formats) {

@@ -3,11 +3,11 @@
 // conveniences would hide what the plugin does).
 #pragma once
 
-#include "runner.h"
-
 #include <ltc/plugin_client.h>
 
 #include <memory>
+
+#include "runner.h"
 
 namespace ltc::cts {
 

@@ -17,8 +17,7 @@ std::string PortableGraph() {
   const graph::ValueId b = builder.AddParameter(type);
   // Every schema argument in schema order: aten::add.Tensor(self, other, alpha).
   const graph::ValueId product = builder.AddNode("aten::mul", "Tensor", {a, b}, {type})[0];
-  const graph::ValueId sum =
-      builder.AddNode("aten::add", "Tensor", {a, b, int64_t{1}}, {type})[0];
+  const graph::ValueId sum = builder.AddNode("aten::add", "Tensor", {a, b, int64_t{1}}, {type})[0];
   builder.SetOutputs({product, sum});
   const std::vector<uint8_t> bytes = builder.Finish();
   return std::string(bytes.begin(), bytes.end());
@@ -115,8 +114,8 @@ std::string StoredZip(const std::vector<std::pair<std::string, std::string>>& en
 // What torch::jit::pickle_save writes for (ir, constants): data.pkl and the
 // file format version (3, what LibTorch 1.13 to 2.x write for it) in a zip.
 std::string TorchScriptIrGraph() {
-  return StoredZip({{"archive/data.pkl", PickleTextAndEmptyList(kIrText)},
-                    {"archive/version", "3\n"}});
+  return StoredZip(
+      {{"archive/data.pkl", PickleTextAndEmptyList(kIrText)}, {"archive/version", "3\n"}});
 }
 
 }  // namespace

@@ -4,8 +4,6 @@
 // for rather than the compiled header's).
 #pragma once
 
-#include "runner.h"
-
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -16,6 +14,8 @@
 #include <new>
 #include <string>
 #include <type_traits>
+
+#include "runner.h"
 
 namespace ltc::cts {
 
@@ -39,8 +39,8 @@ class GuardedArgs {
     page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     bytes_ = std::max(sizeof(Args), struct_size);
     mapped_size_ = (bytes_ + page_ - 1) / page_ * page_ + page_;
-    void* mapped = mmap(nullptr, mapped_size_, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* mapped =
+        mmap(nullptr, mapped_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mapped == MAP_FAILED) throw std::bad_alloc();
     mapped_ = static_cast<uint8_t*>(mapped);
     uint8_t* guard = mapped_ + mapped_size_ - page_;
@@ -82,9 +82,8 @@ class GuardedArgs {
                    ? "wrote byte " + std::to_string(offset) + ", past struct_size " +
                          std::to_string(struct_size_)
                    : "wrote byte " + std::to_string(offset) +
-                         ", past every field of 2.0 (its size is " +
-                         std::to_string(known_size_) + "), in a struct a newer host sized " +
-                         std::to_string(struct_size_);
+                         ", past every field of 2.0 (its size is " + std::to_string(known_size_) +
+                         "), in a struct a newer host sized " + std::to_string(struct_size_);
       }
     }
     return {};

@@ -1,8 +1,5 @@
 // ltc-plugin-cts: checks that a backend plugin keeps the contract of
 // ltc/plugin_api.h, one named check per rule.
-#include "abi_checks.h"
-#include "runner.h"
-
 #include <ltc/loader.h>
 
 #include <algorithm>
@@ -11,6 +8,9 @@
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include "abi_checks.h"
+#include "runner.h"
 
 namespace {
 

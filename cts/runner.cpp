@@ -27,12 +27,18 @@ bool InGuardPage(uintptr_t address) {
 
 const char* SignalName(int signal_number) {
   switch (signal_number) {
-    case SIGSEGV: return "SIGSEGV";
-    case SIGBUS: return "SIGBUS";
-    case SIGILL: return "SIGILL";
-    case SIGFPE: return "SIGFPE";
-    case SIGABRT: return "SIGABRT";
-    default: return "?";
+    case SIGSEGV:
+      return "SIGSEGV";
+    case SIGBUS:
+      return "SIGBUS";
+    case SIGILL:
+      return "SIGILL";
+    case SIGFPE:
+      return "SIGFPE";
+    case SIGABRT:
+      return "SIGABRT";
+    default:
+      return "?";
   }
 }
 
@@ -49,8 +55,9 @@ void OnCrash(int signal_number, siginfo_t* info, void*) {
   WriteString(SignalName(signal_number));
   const auto address = reinterpret_cast<uintptr_t>(info->si_addr);
   if ((signal_number == SIGSEGV || signal_number == SIGBUS) && InGuardPage(address)) {
-    WriteString(" in the guard page right after the args struct: the plugin read or wrote "
-                "past struct_size");
+    WriteString(
+        " in the guard page right after the args struct: the plugin read or wrote "
+        "past struct_size");
   }
   WriteString("; the remaining checks did not run\n");
   _exit(1);
