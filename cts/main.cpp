@@ -3,7 +3,6 @@
 #include <ltc/loader.h>
 
 #include <algorithm>
-#include <boost/dll/runtime_symbol_info.hpp>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -48,19 +47,13 @@ int Usage(const std::string& problem) {
   return kExitUsage;
 }
 
-// <prefix>/lib, as ltc-plugins finds it: the build tree and the installed
-// tree both keep bin/ and lib/ side by side.
-fs::path Anchor() {
-  return fs::path(boost::dll::program_location()).parent_path().parent_path() / "lib";
-}
-
 // The shared object `request` names: an absolute path as it is, a name
 // through the first manifest of that name in the search path. Empty, with
 // `problem` set, when there is none.
 fs::path FindPlugin(const std::string& request, std::string& problem) {
   if (fs::path(request).is_absolute()) return request;
   std::vector<std::string> searched;
-  for (const ltc::SearchDirectory& directory : ltc::PluginSearchPath(Anchor())) {
+  for (const ltc::SearchDirectory& directory : ltc::PluginSearchPath(ltc::ExecutableLibDir())) {
     searched.push_back(directory.path.string() + " (" + directory.origin + ")");
     std::error_code error;
     if (!fs::is_directory(directory.path, error)) continue;

@@ -3,6 +3,7 @@
 #include <ltc/loader.h>
 
 #include <algorithm>
+#include <boost/dll/runtime_symbol_info.hpp>
 #include <cstdlib>
 #include <optional>
 #include <string_view>
@@ -242,6 +243,11 @@ std::string Join(const std::vector<std::string>& pieces, const std::string& sepa
   return joined;
 }
 
+
+fs::path ExecutableLibDir() {
+  return (fs::path(boost::dll::program_location()).parent_path() / LTC_LIBDIR_FROM_BINDIR)
+      .lexically_normal();
+}
 
 std::vector<SearchDirectory> PluginSearchPath(const fs::path& anchor) {
   std::vector<SearchDirectory> directories;

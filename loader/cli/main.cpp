@@ -3,7 +3,6 @@
 #include <ltc/loader.h>
 
 #include <algorithm>
-#include <boost/dll/runtime_symbol_info.hpp>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -25,15 +24,6 @@ constexpr const char* kUsage =
     "SPDLOG_LEVEL=ltc=debug shows every step of the search.\n";
 
 using Row = std::vector<std::string>;
-
-// The libdir of the tree we belong to, where the host and its plugins are:
-// the build tree and the installed tree place bindir and libdir alike
-// (<prefix>/bin and <prefix>/lib, or Debian's /usr/bin and
-// /usr/lib/<triplet>).
-fs::path Anchor() {
-  return (fs::path(boost::dll::program_location()).parent_path() / LTC_LIBDIR_FROM_BINDIR)
-      .lexically_normal();
-}
 
 // Columns padded to their widest cell; the last one, a free-form status,
 // is not padded.
@@ -64,7 +54,7 @@ void PrintSearchPath(const std::vector<ltc::SearchDirectory>& directories) {
 }
 
 int List() {
-  const std::vector<ltc::SearchDirectory> directories = ltc::PluginSearchPath(Anchor());
+  const std::vector<ltc::SearchDirectory> directories = ltc::PluginSearchPath(ltc::ExecutableLibDir());
   PrintSearchPath(directories);
   // The host of this installation runs the LibTorch it was built with; a
   // plugin for another is listed as the host would refuse it.

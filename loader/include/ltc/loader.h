@@ -81,6 +81,13 @@ struct SearchDirectory {
   std::string origin;  // "LTC_PLUGIN_PATH" or "next to libltc_host.so"
 };
 
+// The libdir of the tree (build or installed) the running executable is
+// part of, where libltc_host.so and its plugins are, for the executables
+// installed to the bindir (ltc-plugins, ltc-plugin-cts): every tree places
+// bindir and libdir alike (<prefix>/bin and <prefix>/lib, or Debian's
+// /usr/bin and /usr/lib/<triplet>).
+std::filesystem::path ExecutableLibDir();
+
 // LTC_PLUGIN_PATH's directories, then <anchor>/ltc-plugins.
 std::vector<SearchDirectory> PluginSearchPath(const std::filesystem::path& anchor);
 
