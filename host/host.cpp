@@ -30,6 +30,30 @@ std::filesystem::path HostDirectory() {
   return boost::dll::this_line_location().parent_path();
 }
 
+// The manifests Python distributions name (set_entry_points, from the
+// Python package ltc_plugins); searched after LTC_PLUGIN_PATH. Under g_mutex.
+std::vector<SearchDirectory> g_entry_points;
+
+// The caller holds g_mutex.
+std::vector<SearchDirectory> SearchPath() {
+  return PluginSearchPath(HostDirectory(), g_entry_points);
+}
+
+void SetEntryPointsOp(const std::vector<std::string>& paths,
+                      const std::vector<std::string>& origins,
+                      const std::vector<std::string>& errors,
+                      const std::vector<std::string>& plugins) {
+  TORCH_CHECK(paths.size() == origins.size() && paths.size() == errors.size() &&
+                  paths.size() == plugins.size(),
+              "ltc::set_entry_points: paths, origins, errors and plugins differ in length");
+  std::vector<SearchDirectory> sources;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    sources.push_back({paths[i], origins[i], errors[i], plugins[i]});
+  }
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_entry_points = std::move(sources);
+}
+
 // The tracer behind every plugin's trace events; lives as long as the client.
 const host::ProfilerTracer g_tracer;
 
@@ -41,9 +65,14 @@ HostTraits ThisHost() {
   return {std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR)};
 }
 
+std::vector<SearchDirectory> LockedSearchPath() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return SearchPath();
+}
+
 c10::List<c10::Dict<std::string, std::string>> ListPluginsOp() {
   c10::List<c10::Dict<std::string, std::string>> result;
-  for (const PluginListing& listing : ListPlugins(PluginSearchPath(HostDirectory()), ThisHost())) {
+  for (const PluginListing& listing : ListPlugins(LockedSearchPath(), ThisHost())) {
     c10::Dict<std::string, std::string> row;
     row.insert("name", listing.name);
     row.insert("version", listing.version);
@@ -223,7 +252,7 @@ std::string init(const std::string& backend, const BackendOptions& options) {
     return client.name();
   }
   std::unique_ptr<PluginClient> client =
-      SelectBackend(BackendRequest::Resolve(backend), PluginSearchPath(HostDirectory()),
+      SelectBackend(BackendRequest::Resolve(backend), SearchPath(),
                     ClientConfig{std::move(resolved_options), &g_tracer}, ThisHost());
   // Registers the lazy kernels, autograd and the eager fallback, and the
   // in-tree backend, which the registrar below then replaces.
@@ -251,6 +280,8 @@ TORCH_LIBRARY(ltc, m) {
         ltc::InitWithOptionsOp);
   m.def("backend() -> str", [] { return ltc::backend(); });
   m.def("plugins() -> Dict(str, str)[]", ltc::ListPluginsOp);
+  m.def("set_entry_points(str[] paths, str[] origins, str[] errors, str[] plugins) -> ()",
+        ltc::SetEntryPointsOp);
   m.def("plugin_stats() -> Dict(str, int)", ltc::PluginStatsOp);
   m.def("synchronize() -> ()", ltc::SynchronizeOp);
   m.def("live_tensors() -> int", ltc::LiveTensorsOp);

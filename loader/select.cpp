@@ -31,35 +31,56 @@ std::vector<std::string> SplitNonEmpty(std::string_view text, char separator) {
   return pieces;
 }
 
-// Why `path` cannot be searched, or empty when it can.
-std::string DirectoryProblem(const fs::path& path) {
+bool IsManifestFile(const fs::path& path) {
   std::error_code error;
-  const fs::file_status status = fs::status(path, error);
+  return path.extension() == kManifestExtension && fs::is_regular_file(path, error);
+}
+
+// Why `directory` cannot be searched, or empty when it can: a directory, or
+// one manifest file.
+std::string DirectoryProblem(const SearchDirectory& directory) {
+  if (!directory.error.empty()) return directory.error;
+  std::error_code error;
+  const fs::file_status status = fs::status(directory.path, error);
   if (!fs::exists(status)) return "does not exist";
-  if (!fs::is_directory(status)) return "not a directory";
+  if (!fs::is_directory(status) && !IsManifestFile(directory.path)) {
+    return "neither a directory nor a " + std::string(kManifestExtension) + " file";
+  }
   return {};
 }
 
-// "/p/lib/ltc-plugins (next to libltc_host.so; does not exist)"
+// "/p/lib/ltc-plugins (next to libltc_host.so; does not exist)"; a broken
+// source has no path: "entry point x of d 1.0 (ImportError: ...)".
 std::string Describe(const SearchDirectory& directory) {
-  const std::string problem = DirectoryProblem(directory.path);
+  const std::string problem = DirectoryProblem(directory);
+  if (directory.path.empty()) return directory.origin + " (" + problem + ")";
   return directory.path.string() + " (" + directory.origin +
          (problem.empty() ? "" : "; " + problem) + ")";
 }
 
-// One *.ltcplugin file found in a search directory.
+// One *.ltcplugin file found in the search, or a source that named none.
 struct ManifestFile {
-  fs::path path;
+  fs::path path;                     // empty for a broken source
+  std::string origin;                // its SearchDirectory's
   std::optional<Manifest> manifest;  // empty when the file could not be read
   std::string error;                 // why it could not be read: the rejection reason
+  std::string promised;              // a broken source's plugin name
 
   // The name the manifest gives; for an unreadable one, the name its file
-  // name promises, so that a request for that name reports the problem.
-  std::string name() const { return manifest ? manifest->name : path.stem().string(); }
+  // name (or its broken source) promises, so that a request for that name
+  // reports the problem.
+  std::string name() const {
+    if (manifest) return manifest->name;
+    return promised.empty() ? path.stem().string() : promised;
+  }
+  // "/p/ts_cpu.ltcplugin (LTC_PLUGIN_PATH)"
+  std::string place() const {
+    return (path.empty() ? std::string() : path.string() + " ") + "(" + origin + ")";
+  }
 };
 
-ManifestFile ReadManifestFile(const fs::path& path) {
-  ManifestFile file{path, std::nullopt, {}};
+ManifestFile ReadManifestFile(const fs::path& path, const std::string& origin) {
+  ManifestFile file{path, origin, std::nullopt, {}, {}};
   try {
     file.manifest = ReadManifest(path);
     const Manifest& manifest = *file.manifest;
@@ -95,9 +116,15 @@ std::vector<ManifestFile> ScanDirectories(const std::vector<SearchDirectory>& di
   std::vector<ManifestFile> files;
   for (const SearchDirectory& directory : directories) {
     Log().debug("searching {}", Describe(directory));
-    if (!DirectoryProblem(directory.path).empty()) continue;
-    for (const fs::path& path : ManifestPathsIn(directory.path)) {
-      files.push_back(ReadManifestFile(path));
+    if (!directory.error.empty()) {
+      files.push_back(ManifestFile{{}, directory.origin, std::nullopt,
+                                   directory.origin + ": " + directory.error, directory.plugin});
+    } else if (IsManifestFile(directory.path)) {
+      files.push_back(ReadManifestFile(directory.path, directory.origin));
+    } else if (DirectoryProblem(directory).empty()) {
+      for (const fs::path& path : ManifestPathsIn(directory.path)) {
+        files.push_back(ReadManifestFile(path, directory.origin));
+      }
     }
   }
   return files;
@@ -249,14 +276,16 @@ fs::path ExecutableLibDir() {
       .lexically_normal();
 }
 
-std::vector<SearchDirectory> PluginSearchPath(const fs::path& anchor) {
+std::vector<SearchDirectory> PluginSearchPath(const fs::path& anchor,
+                                              const std::vector<SearchDirectory>& entry_points) {
   std::vector<SearchDirectory> directories;
   if (const char* variable = std::getenv(kPathVariable)) {
     for (const std::string& entry : SplitNonEmpty(variable, ':')) {
-      directories.push_back({entry, kPathVariable});
+      directories.push_back({entry, kPathVariable, {}, {}});
     }
   }
-  directories.push_back({anchor / "ltc-plugins", "next to libltc_host.so"});
+  directories.insert(directories.end(), entry_points.begin(), entry_points.end());
+  directories.push_back({anchor / "ltc-plugins", "next to libltc_host.so", {}, {}});
   return directories;
 }
 
@@ -283,6 +312,12 @@ std::unique_ptr<PluginClient> SelectBackend(const BackendRequest& request,
     if (candidates.empty()) {
       Log().debug("{}: not found", entry);
       rejections.push_back(entry + ": not found");
+    }
+    if (candidates.size() > 1) {
+      std::vector<std::string> places;
+      for (const Candidate& candidate : candidates) places.push_back(candidate.manifest->place());
+      Log().warn("plugin {} is found in {} places, in search order: {}; the first that loads "
+                 "is used", entry, places.size(), Join(places, ", "));
     }
     for (const Candidate& candidate : candidates) {
       const std::string label = candidate.Label(entry);

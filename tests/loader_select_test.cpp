@@ -219,6 +219,56 @@ TEST(SelectBackend, FirstInSearchOrderWins) {
   EXPECT_THAT(log.text(), Not(HasSubstr("frobnicator")));
 }
 
+TEST(SelectBackend, SameNameWarnsNamingEveryPlace) {
+  ScopedEnv path("LTC_PLUGIN_PATH", PathOf({"dup_b", "dup_a"}));
+  LogCapture log;
+  SelectBackend("dup", PluginSearchPath(kNoAnchor));
+  EXPECT_THAT(log.text(),
+              HasSubstr("warning plugin dup is found in 2 places, in search order: " +
+                        (CaseDir("dup_b") / "dup.ltcplugin").string() + " (LTC_PLUGIN_PATH), " +
+                        (CaseDir("dup_a") / "dup.ltcplugin").string() +
+                        " (LTC_PLUGIN_PATH); the first that loads is used\n"));
+}
+
+// What an entry point gives: one manifest file rather than a directory.
+TEST(SelectBackend, SearchesAManifestFile) {
+  ScopedEnv path("LTC_PLUGIN_PATH", std::nullopt);
+  const SearchDirectory manifest{CaseDir("good") / "good.ltcplugin", "entry point good of d 1.0",
+                                 {}, {}};
+  const auto client = SelectBackend("good", PluginSearchPath(kNoAnchor, {manifest}));
+  EXPECT_EQ(client->plugin().path(), CaseLibrary("good"));
+  const std::vector<PluginListing> listings = ListPlugins({manifest});
+  ASSERT_EQ(listings.size(), 1u);
+  EXPECT_TRUE(listings[0].available) << listings[0].reason;
+}
+
+// A source that failed before naming a manifest is its plugin's reason.
+TEST(SelectBackend, BrokenSourceIsTheReasonOfItsPlugin) {
+  ScopedEnv path("LTC_PLUGIN_PATH", std::nullopt);
+  const SearchDirectory broken{{}, "entry point fast of d 1.0", "ImportError: no", "fast"};
+  const std::vector<PluginListing> listings = ListPlugins({broken});
+  ASSERT_EQ(listings.size(), 1u);
+  EXPECT_EQ(listings[0].name, "fast");
+  EXPECT_FALSE(listings[0].available);
+  EXPECT_EQ(listings[0].reason, "entry point fast of d 1.0: ImportError: no");
+  EXPECT_EQ(SelectError("fast", PluginSearchPath(kNoAnchor, {broken})),
+            "no LTC backend could be loaded for \"fast\"\n"
+            "  searched: entry point fast of d 1.0 (ImportError: no), " +
+                (std::filesystem::path(kNoAnchor) / "ltc-plugins").string() +
+                " (next to libltc_host.so; does not exist)\n"
+                "  fast: entry point fast of d 1.0: ImportError: no");
+}
+
+TEST(SelectBackend, EntryPointsComeAfterTheVariableBeforeTheAnchor) {
+  ScopedEnv path("LTC_PLUGIN_PATH", "/from/variable");
+  const std::vector<SearchDirectory> directories =
+      PluginSearchPath("/anchor", {{"/ep/x.ltcplugin", "entry point x of d 1.0", {}, {}}});
+  ASSERT_EQ(directories.size(), 3u);
+  EXPECT_EQ(directories[0].path, "/from/variable");
+  EXPECT_EQ(directories[1].origin, "entry point x of d 1.0");
+  EXPECT_EQ(directories[2].path, "/anchor/ltc-plugins");
+}
+
 TEST(SelectBackend, NotFoundListsEverySearchedDirectory) {
   TempDir dir;
   const std::string missing = (dir.path() / "missing").string();
@@ -229,7 +279,7 @@ TEST(SelectBackend, NotFoundListsEverySearchedDirectory) {
             "  searched: " +
                 CaseDir("good").string() + " (LTC_PLUGIN_PATH), " + missing +
                 " (LTC_PLUGIN_PATH; does not exist), " + file +
-                " (LTC_PLUGIN_PATH; not a directory), " +
+                " (LTC_PLUGIN_PATH; neither a directory nor a .ltcplugin file), " +
                 (dir.path() / "lib" / "ltc-plugins").string() +
                 " (next to libltc_host.so; does not exist)\n"
                 "  ts_cuda: not found\n"

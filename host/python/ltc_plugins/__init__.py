@@ -11,7 +11,10 @@ Environment:
     LTC_PLUGIN_OPTIONS  client options, "name=value,..." (ts_cpu.pool_mb=512
                       applies to ts_cpu only); init(options=...) wins
     LTC_PLUGIN_PATH   colon-separated directories searched before the
-                      plugins installed next to libltc_host.so
+                      plugins of installed distributions (entry points in
+                      the group ltc_plugins.backends) and those installed
+                      next to libltc_host.so
+    LTC_PLUGIN_ENTRY_POINTS  "0" ignores the entry points (hermetic runs)
     LTC_HOST_LIBRARY  path of libltc_host.so, to override the one found
                       relative to this package
     SPDLOG_LEVEL      e.g. "ltc=debug" to see how the plugin was chosen
@@ -55,7 +58,40 @@ def _load_host() -> None:
                 f"ltc_plugins: libltc_host.so not found at {path}; "
                 "set LTC_HOST_LIBRARY to its path")
         torch.ops.load_library(path)
+        torch.ops.ltc.set_entry_points(*_entry_point_sources())
         _loaded = True
+
+
+ENTRY_POINT_GROUP = "ltc_plugins.backends"
+
+
+def _entry_point_sources():
+    """The (paths, origins, errors, plugins) lists ltc::set_entry_points
+    takes: one per entry point of the group ltc_plugins.backends, whose
+    name is a plugin's and which returns the path of its manifest. An entry
+    point that fails (does not import, raises, names no file) becomes that
+    plugin's rejection reason, naming its distribution; it never fails
+    this import."""
+    if os.environ.get("LTC_PLUGIN_ENTRY_POINTS") == "0":
+        return [], [], [], []
+    from importlib import metadata
+    sources = []
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = entry_point.dist
+        origin = (f"entry point {entry_point.name} of {dist.metadata['Name']} {dist.version}"
+                  if dist is not None else f"entry point {entry_point.name}")
+        path, error = "", ""
+        try:
+            path = os.fspath(entry_point.load()())
+            if not os.path.isfile(path):
+                path, error = "", f"its manifest {path} does not exist"
+        except Exception as e:  # a broken plugin must not break this package
+            error = f"{type(e).__name__}: {e}"
+        sources.append((entry_point.name, origin, path, error))
+    # In a fixed order: the first of two same-named plugins is the one used.
+    sources.sort()
+    return ([path for _, _, path, _ in sources], [origin for _, origin, _, _ in sources],
+            [error for _, _, _, error in sources], [name for name, _, _, _ in sources])
 
 
 def _option_lists(options):

@@ -1,10 +1,12 @@
 // ltc/loader.h: finding, loading and choosing backend plugins.
 //
 // Plugins are found in the directories of LTC_PLUGIN_PATH (colon-separated,
-// searched first, in order) and then in <anchor>/ltc-plugins, where the
-// anchor is the directory of libltc_host.so. Each plugin has a manifest,
-// <name>.ltcplugin, beside its shared object, so plugins can be listed and
-// selected by name without loading any of them.
+// searched first, in order), then through the manifests installed Python
+// distributions name (entry points; the Python package ltc_plugins finds
+// them), then in <anchor>/ltc-plugins, where the anchor is the directory of
+// libltc_host.so. Each plugin has a manifest, <name>.ltcplugin, beside its
+// shared object, so plugins can be listed and selected by name without
+// loading any of them.
 //
 // Logs go to the spdlog logger "ltc" (SPDLOG_LEVEL=ltc=debug shows every
 // directory, every candidate with its ABI and verdict, and the choice).
@@ -75,10 +77,18 @@ Manifest ReadManifest(const std::filesystem::path& path);
 // `path` names it in messages and anchors a relative library.
 Manifest ParseManifest(std::string_view text, const std::filesystem::path& path);
 
-// Where a directory in the search came from, for messages.
+// One place in the search: a directory of manifests, or one manifest file
+// (what an entry point names), with where it came from for messages.
 struct SearchDirectory {
   std::filesystem::path path;
-  std::string origin;  // "LTC_PLUGIN_PATH" or "next to libltc_host.so"
+  // "LTC_PLUGIN_PATH", "entry point ts_cpu of ltc-plugin-ts-cpu 0.1.0",
+  // "next to libltc_host.so"
+  std::string origin;
+  // A source that failed before it could name a manifest (an entry point
+  // that does not import): why, and the plugin it was to provide. It is
+  // listed, and rejected when asked for, under that name; `path` is empty.
+  std::string error;
+  std::string plugin;
 };
 
 // The libdir of the tree (build or installed) the running executable is
@@ -88,8 +98,10 @@ struct SearchDirectory {
 // /usr/bin and /usr/lib/<triplet>).
 std::filesystem::path ExecutableLibDir();
 
-// LTC_PLUGIN_PATH's directories, then <anchor>/ltc-plugins.
-std::vector<SearchDirectory> PluginSearchPath(const std::filesystem::path& anchor);
+// LTC_PLUGIN_PATH's directories, then `entry_points`, then
+// <anchor>/ltc-plugins.
+std::vector<SearchDirectory> PluginSearchPath(const std::filesystem::path& anchor,
+                                              const std::vector<SearchDirectory>& entry_points = {});
 
 // One plugin as `ltc-plugins list` shows it.
 struct PluginListing {
@@ -148,7 +160,8 @@ ClientOptions OptionsFor(const ClientOptions& options, const std::string& name);
 
 // Loads and initialises the first plugin of `request` that works, with
 // OptionsFor(config.options, its name). Every manifest with a matching name
-// is a candidate, in search order. Throws LoaderError naming the request,
+// is a candidate, in search order: the first that works wins, and a warning
+// names the places of the others. Throws LoaderError naming the request,
 // every directory searched and each candidate's reason when none works:
 // not found / malformed manifest / unsupported manifest / built for
 // LibTorch x.y, this host runs a.b / not loadable / no ltc_plugin_query /
