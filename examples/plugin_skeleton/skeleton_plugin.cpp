@@ -1,6 +1,7 @@
 // skeleton: the smallest useful backend plugin. It reads ltc-graph-v1
 // graphs and runs four elementwise ops (add, sub, mul, relu) on the CPU,
-// with no LibTorch. Start a backend from here: the adapter
+// with no LibTorch, and aten::ScalarImplicit, which PyTorch 2.x graphs use
+// to pass a Python number on as a Scalar argument. Start a backend from here: the adapter
 // (ltc/plugin_adapter.h) turns these classes into the C ABI table and every
 // exception into an error the host shows with the plugin's name.
 #include <ltc/graph_format.h>
@@ -121,6 +122,8 @@ const std::map<std::string, Kernel>& Kernels() {
          return Binary(Tensor(node, 0, values), Tensor(node, 1, values),
                        [](double x, double y) { return x * y; });
        }},
+      {"aten::ScalarImplicit",
+       [](const auto& node, const auto& values) { return Tensor(node, 0, values); }},
       {"aten::relu",
        [](const auto& node, const auto& values) {
          Value out = Tensor(node, 0, values);
@@ -264,7 +267,7 @@ class SkeletonClient : public ltc::plugin::Client {
         throw Error(LTC_ERROR_UNIMPLEMENTED,
                     "skeleton does not implement " + node.full_name() +
                         " (it implements aten::add.Tensor, aten::sub.Tensor, "
-                        "aten::mul.Tensor and aten::relu)");
+                        "aten::mul.Tensor, aten::relu and aten::ScalarImplicit)");
       }
     }
     return std::make_unique<SkeletonExecutable>(std::move(graph));

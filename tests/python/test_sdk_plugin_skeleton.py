@@ -123,3 +123,13 @@ def test_find_package_accepts_the_same_abi_major_only(installed, tmp_path, wante
         assert "LtcPlugins 2.0" in result.stdout
     else:
         assert "LtcPluginsConfig.cmake, version: 2.0" in result.stderr, result.stderr
+
+
+def test_installed_cts_passes_the_skeleton(installed):
+    """What a plugin author runs before shipping: the kit from the SDK."""
+    result = subprocess.run([str(installed / "bin" / "ltc-plugin-cts"), "--plugin", "skeleton"],
+                            capture_output=True, text=True, env={})
+    summary = result.stdout.strip().splitlines()[-1]
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 0 failed" in summary, summary
+    assert "PASS abi.compile_execute.ltc-graph-v1" in result.stdout, result.stdout

@@ -426,7 +426,10 @@ typedef struct LtcClientGetStatsArgs {
 #define LTC_CLIENT_GET_STATS_ARGS_STRUCT_SIZE LTC_CLIENT_GET_STATS_ARGS_STRUCT_SIZE_2_0
 
 /* -- Buffers. Every out_buffer is owned by the caller until buffer_destroy.
- *    Default of every out_buffer: NULL. -- */
+ *    Default of every out_buffer: NULL. A dtype the plugin cannot hold, in
+ *    any of the three slots that make buffers, fails with
+ *    LTC_ERROR_UNIMPLEMENTED, so that a host can tell "not supported" from
+ *    a malformed tensor (LTC_ERROR_INVALID_ARGUMENT). -- */
 
 typedef struct LtcBufferFromHostArgs {
   size_t struct_size;
