@@ -130,17 +130,19 @@ std::vector<ManifestFile> ScanDirectories(const std::vector<SearchDirectory>& di
   return files;
 }
 
-std::string OtherLibTorch(const std::string& plugin, const HostTraits& host) {
-  return "built for LibTorch " + plugin + ", this host runs " + host.libtorch;
+// Throws when a plugin linking LibTorch `plugin_libtorch` ("" for none)
+// cannot share this host's process.
+void RefuseOtherLibTorch(const std::string& plugin_libtorch, const HostTraits& host) {
+  if (!host.libtorch.empty() && !plugin_libtorch.empty() && plugin_libtorch != host.libtorch) {
+    throw LoaderError("built for LibTorch " + plugin_libtorch + ", this host runs " +
+                      host.libtorch);
+  }
 }
 
 // A plugin loaded by path has no manifest to say which LibTorch it links;
 // its attributes say so once loaded (if loading did not abort already).
 std::shared_ptr<Plugin> CheckLibTorch(std::shared_ptr<Plugin> plugin, const HostTraits& host) {
-  const std::string& libtorch = plugin->attributes().libtorch_version;
-  if (!host.libtorch.empty() && !libtorch.empty() && libtorch != host.libtorch) {
-    throw LoaderError(OtherLibTorch(libtorch, host));
-  }
+  RefuseOtherLibTorch(plugin->attributes().libtorch_version, host);
   return plugin;
 }
 
@@ -155,9 +157,7 @@ std::shared_ptr<Plugin> LoadManifestPlugin(const ManifestFile& file, const HostT
   if (manifest.abi_major != LTC_PLUGIN_ABI_MAJOR) {
     throw LoaderError(loader_internal::UnsupportedAbi(manifest.abi_major, manifest.abi_minor));
   }
-  if (!host.libtorch.empty() && !manifest.libtorch.empty() && manifest.libtorch != host.libtorch) {
-    throw LoaderError(OtherLibTorch(manifest.libtorch, host));
-  }
+  RefuseOtherLibTorch(manifest.libtorch, host);
   std::shared_ptr<Plugin> plugin = CheckLibTorch(Plugin::Load(manifest.library), host);
   // Users select by the manifest's name; a plugin answering to another
   // would make init("fast") report a backend nobody asked for.
