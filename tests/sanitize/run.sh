@@ -67,7 +67,7 @@ if [ "$part" = core ]; then
   fi
   targets="loader_tests ltc_test_plugins ltc-plugins plugin_api_header_c plugin_api_header_cxx
     graph_reader_test abi_next_plugin_test abi_next_host_test abi_next_header_c
-    ref_cpu_interpreter_test ref_cpu_plugin_test ltc_ref_cpu"
+    ref_cpu_interpreter_test ref_cpu_plugin_test ltc_ref_cpu ltc_cts_test_dependencies"
   label=(-L no_libtorch)
 fi
 
