@@ -9,6 +9,8 @@
 # make test-sanitize   every ctest and the end-to-end pytest files under ASan+UBSan+LSan
 # make packages   Debian packages of the host, the Python package, the CLI, the
 #             SDK and each plugin, in $(BUILD)/packages (packaging/), checked by lintian
+# make wheels   Python wheels of the host and each plugin, in $(BUILD)/wheels,
+#             pinned to the torch they are built against (packaging/wheels)
 # make soak   builds, then trains the MLP 20,000 steps and the CNN 2,000 on ts_cpu,
 #             showing RSS, live lazy tensors and the plugin's counts (tests/soak)
 
@@ -22,7 +24,7 @@ DEB_PACKAGES := cmake ninja-build g++ ccache pkg-config \
   libtorch-dev python3-torch libboost-dev libspdlog-dev libgtest-dev \
   libdlpack-dev libopenblas-dev python3-pytest python3-sklearn python3-yaml \
   libopenblas0-pthread python3-matplotlib python3-pip clang libclang-rt-dev \
-  dpkg-dev lintian
+  dpkg-dev lintian python3-venv python3-packaging
 
 # Not in Debian; PyTorch's OpInfo database (tests/conformance) imports it.
 PIP_PACKAGES := expecttest==0.1.6
@@ -31,7 +33,7 @@ PIP_PACKAGES := expecttest==0.1.6
 # share their objects (it would otherwise hash each build directory in).
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: deps build packages test test-torch2 conformance-full demo bench install clean soak \
+.PHONY: deps build packages wheels test test-torch2 conformance-full demo bench install clean soak \
   test-sanitize test-sanitize-thread fuzz fuzz-build fuzz-smoke
 
 deps:
@@ -56,9 +58,10 @@ $(BUILD)/build.ninja: CMakeLists.txt
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j$(JOBS)
 
-test: build packages
+test: build packages wheels
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	LTC_BUILD_DIR=$(CURDIR)/$(BUILD) PYTHONPATH=$(PYTHONPATH_BUILD) LTC_TEST_PACKAGE_DIR=$(PACKAGE_DIR) \
+	  LTC_TEST_WHEEL_DIR=$(WHEEL_DIR) LTC_TEST_WHEEL_PYTHON=$(abspath $(WHEEL_PYTHON)) \
 	  $(PYTHON) -m pytest -q -rs -p no:cacheprovider tests/python
 	$(MAKE) --no-print-directory fuzz-smoke
 
@@ -143,6 +146,24 @@ packages: deps $(DEB_BUILD)/build.ninja
 	rm -rf $(PACKAGE_DIR)
 	cd $(DEB_BUILD) && cpack -G DEB
 	lintian --fail-on error $(PACKAGE_DIR)/*.deb
+
+# The wheels (packaging/wheels/build_wheels.py), against the torch of
+# WHEEL_PYTHON: by default a venv over Debian's Python and its torch, with
+# scikit-build-core from PyPI (pinned). One CMake tree of their own, in the
+# wheels' layout.
+WHEEL_BUILD ?= build-wheel
+WHEEL_VENV ?= $(WHEEL_BUILD)/venv
+WHEEL_PYTHON ?= $(WHEEL_VENV)/bin/python
+WHEEL_DIR := $(CURDIR)/$(BUILD)/wheels
+SKBUILD_SPEC := scikit-build-core==0.11.6
+wheels: deps
+	@[ -x $(WHEEL_PYTHON) ] || $(PYTHON) -m venv --system-site-packages $(WHEEL_VENV)
+	@$(WHEEL_PYTHON) -c 'import scikit_build_core' 2>/dev/null || { \
+	  echo "make wheels: installing $(SKBUILD_SPEC) into $(WHEEL_VENV)"; \
+	  $(WHEEL_PYTHON) -m pip install -q $(SKBUILD_SPEC); \
+	}
+	$(WHEEL_PYTHON) packaging/wheels/build_wheels.py --out $(WHEEL_DIR) \
+	  --build-dir $(CURDIR)/$(WHEEL_BUILD)/cmake --jobs $(JOBS)
 
 install: build
 	cmake --install $(BUILD) --prefix $(or $(PREFIX),/usr/local)

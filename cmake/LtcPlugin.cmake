@@ -90,15 +90,22 @@ function(ltc_write_plugin_manifest file)
 endfunction()
 
 # ltc_add_plugin(<target> NAME <name> DESCRIPTION <text> SOURCES <src...>
-#                [VERSION <version>] [OUTPUT_DIRECTORY <dir>] [LIBTORCH] [NO_INSTALL])
+#                [VERSION <version>] [OUTPUT_DIRECTORY <dir>] [LIBTORCH] [NO_INSTALL]
+#                [BUNDLE <regex>...])
 # Builds a plugin shared object with the C++ adapter and writes its
 # manifest <name>.ltcplugin beside it. The plugin exports ltc_plugin_query
 # only. Its sources see LTC_PLUGIN_VERSION and LTC_PLUGIN_BUILD (compiler and
 # build type, for the descriptor's build string). LIBTORCH says the plugin
 # links LibTorch: its manifest then names the version (ltc_libtorch_version).
+#
+# Installed into LTC_INSTALL_PLUGINDIR, in component <name>; with LTC_WHEEL
+# on, into the Python package ltc_plugin_<name> instead, with an __init__.py
+# whose manifest() the wheel's entry point names (see docs/writing-a-plugin.md),
+# and with the shared libraries the plugin links whose file names match a
+# BUNDLE regex (and theirs) copied beside it, found there by RPATH.
 function(ltc_add_plugin target)
   cmake_parse_arguments(ARG "NO_INSTALL;LIBTORCH" "NAME;DESCRIPTION;OUTPUT_DIRECTORY;VERSION"
-                        "SOURCES" ${ARGN})
+                        "SOURCES;BUNDLE" ${ARGN})
   if(NOT ARG_OUTPUT_DIRECTORY)
     set(ARG_OUTPUT_DIRECTORY ${LTC_PLUGIN_DIR})
   endif()
@@ -135,8 +142,44 @@ function(ltc_add_plugin target)
   set(manifest ${ARG_OUTPUT_DIRECTORY}/${ARG_NAME}.ltcplugin)
   ltc_write_plugin_manifest(${manifest} NAME ${ARG_NAME} LIBRARY libltc_${ARG_NAME}.so
     DESCRIPTION ${ARG_DESCRIPTION} VERSION ${ARG_VERSION} LIBTORCH "${libtorch}")
-  if(NOT ARG_NO_INSTALL)
+  if(ARG_NO_INSTALL)
+    return()
+  endif()
+  if(NOT LTC_WHEEL)
     install(TARGETS ${target} LIBRARY DESTINATION ${LTC_INSTALL_PLUGINDIR} COMPONENT ${ARG_NAME})
     install(FILES ${manifest} DESTINATION ${LTC_INSTALL_PLUGINDIR} COMPONENT ${ARG_NAME})
+    return()
   endif()
+  set(package ltc_plugin_${ARG_NAME})
+  set(LTC_PLUGIN_NAME ${ARG_NAME})
+  configure_file(${CMAKE_CURRENT_FUNCTION_LIST_DIR}/wheel_plugin_init.py.in
+                 ${CMAKE_CURRENT_BINARY_DIR}/${package}/__init__.py @ONLY)
+  install(FILES ${manifest} ${CMAKE_CURRENT_BINARY_DIR}/${package}/__init__.py
+          DESTINATION ${package} COMPONENT ${ARG_NAME})
+  # torch's own libraries from torch/lib beside this package, where pip puts
+  # them; bundled ones from this directory. DT_RPATH, not RUNPATH, so that a
+  # bundled library finds what it links beside it too.
+  set_target_properties(${target} PROPERTIES INSTALL_RPATH "$ORIGIN;$ORIGIN/../torch/lib")
+  if(NOT ARG_BUNDLE)
+    install(TARGETS ${target} LIBRARY DESTINATION ${package} COMPONENT ${ARG_NAME})
+    return()
+  endif()
+  target_link_options(${target} PRIVATE "LINKER:--disable-new-dtags")
+  install(TARGETS ${target} LIBRARY DESTINATION ${package} COMPONENT ${ARG_NAME})
+  # Each as one file under the name the linker asks for (a wheel holds no
+  # symlinks: install(RUNTIME_DEPENDENCY_SET) would copy each link's chain).
+  set(regexes)
+  foreach(regex IN LISTS ARG_BUNDLE)
+    string(APPEND regexes " \"${regex}\"")
+  endforeach()
+  install(CODE "
+    file(GET_RUNTIME_DEPENDENCIES LIBRARIES \"$<TARGET_FILE:${target}>\"
+         RESOLVED_DEPENDENCIES_VAR bundle
+         PRE_INCLUDE_REGEXES ${regexes} PRE_EXCLUDE_REGEXES \".*\")
+    foreach(library IN LISTS bundle)
+      get_filename_component(name \"\${library}\" NAME)
+      file(REAL_PATH \"\${library}\" file)
+      file(INSTALL \"\${file}\" DESTINATION \"\${CMAKE_INSTALL_PREFIX}/${package}\"
+           RENAME \"\${name}\")
+    endforeach()" COMPONENT ${ARG_NAME})
 endfunction()

@@ -28,6 +28,8 @@ import torch
 
 from . import _layout
 
+__version__ = _layout.VERSION
+
 __all__ = ["init", "backend", "plugins", "manual_seed", "host_library",
            "drop_update_history", "mark_step", "live_tensors", "plugin_stats",
            "synchronize"]
