@@ -29,9 +29,11 @@ DEB_PACKAGES := cmake ninja-build g++ ccache pkg-config \
 # Not in Debian; PyTorch's OpInfo database (tests/conformance) imports it.
 PIP_PACKAGES := expecttest==0.1.6
 
-# The packages' tree and the test tree compile the same sources: let ccache
-# share their objects (it would otherwise hash each build directory in).
+# The packages' tree, the wheels' and the test tree compile the same
+# sources: let ccache share their objects (it would otherwise hash each build
+# directory in), also across clones (paths under this one made relative).
 export CCACHE_NOHASHDIR := 1
+export CCACHE_BASEDIR := $(CURDIR)
 
 .PHONY: deps build packages wheels test test-torch2 conformance-full demo bench install clean soak \
   test-sanitize test-sanitize-thread fuzz fuzz-build fuzz-smoke
