@@ -26,9 +26,10 @@ fi
 "$PYTHON" -c 'import torch; print("testing against torch", torch.__version__)'
 
 torch_prefix=$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)')
+# LTC_CTS_PYTHON: the CTS's Python tiers run in the venv's torch 2.x.
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_INSTALL_LIBDIR=lib \
   -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
-  -DCMAKE_PREFIX_PATH="$torch_prefix"
+  -DCMAKE_PREFIX_PATH="$torch_prefix" -DLTC_CTS_PYTHON="$PYTHON"
 cmake --build "$BUILD" -j"${JOBS:-2}"
 (cd "$BUILD" && ctest --output-on-failure -j"${JOBS:-2}")
 # ref_cpu links no LibTorch: the binary the 1.13 build made (make build),
