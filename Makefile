@@ -26,7 +26,7 @@ DEB_PACKAGES := cmake ninja-build g++ ccache pkg-config \
   libopenblas0-pthread python3-matplotlib python3-pip clang libclang-rt-dev \
   dpkg-dev lintian python3-venv python3-packaging
 
-# Not in Debian; PyTorch's OpInfo database (tests/conformance) imports it.
+# Not in Debian; PyTorch's OpInfo database (cts/python/run_ops.py) imports it.
 PIP_PACKAGES := expecttest==0.1.6
 
 # The packages' tree, the wheels' and the test tree compile the same

@@ -126,6 +126,19 @@ void Runner::ReportSkip(const std::string& name, const std::string& why) {
   ++skipped_;
 }
 
+bool Runner::Tally(const std::string& line) {
+  if (line.rfind("PASS ", 0) == 0) {
+    ++passed_;
+  } else if (line.rfind("FAIL ", 0) == 0) {
+    ++failed_;
+  } else if (line.rfind("SKIP ", 0) == 0) {
+    ++skipped_;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 void Runner::PrintSummary() const {
   std::cout << passed_ << " passed, " << failed_ << " failed";
   if (skipped_ > 0) std::cout << ", " << skipped_ << " skipped";

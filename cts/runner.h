@@ -48,6 +48,9 @@ class Runner {
   bool Run(const std::string& name, const std::function<void()>& body);
   // Reports `name` as skipped without running anything.
   void ReportSkip(const std::string& name, const std::string& why);
+  // Counts `line`, printed by another process (the Python tiers), when it
+  // is a result line of the format above; returns whether it was one.
+  bool Tally(const std::string& line);
 
   // Prints the summary line.
   void PrintSummary() const;

@@ -2,8 +2,9 @@
 # GPU proof for ts_cuda. Run on a machine with an NVIDIA GPU and a CUDA
 # build of PyTorch 2.x (PYTHON, default python3): builds this project
 # against that torch's LibTorch, runs ctest, the GPU tests (ts_cuda against
-# eager CUDA and the in-tree backend with LTC_TS_CUDA=1) and the end-to-end
-# tests.
+# eager CUDA and the in-tree backend with LTC_TS_CUDA=1), the end-to-end
+# tests, and ltc-plugin-cts against ts_cuda (the ABI tier, the ops tier on a
+# few ops, the models tier).
 #
 # Needs, besides torch: cmake, ninja, a C++17 compiler, the CUDA Toolkit, and
 # the headers of Boost (>= 1.74), spdlog, GoogleTest and DLPack (Debian:
@@ -26,8 +27,10 @@ fi
       "GPU", torch.cuda.get_device_name(0))'
 
 torch_prefix=$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)')
+# LTC_CTS_PYTHON: the ctest tests of the CTS's Python tiers run in this torch.
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_LIBDIR=lib \
-  -DCMAKE_PREFIX_PATH="$torch_prefix${CMAKE_PREFIX_PATH:+;$CMAKE_PREFIX_PATH}"
+  -DCMAKE_PREFIX_PATH="$torch_prefix${CMAKE_PREFIX_PATH:+;$CMAKE_PREFIX_PATH}" \
+  -DLTC_CTS_PYTHON="$(command -v "$PYTHON")"
 cmake --build "$BUILD" -j"$(nproc)"
 (cd "$BUILD" && ctest --output-on-failure -j"$(nproc)")
 
@@ -36,3 +39,11 @@ export LTC_BUILD_DIR="$PWD/$BUILD" PYTHONPATH="$PWD/$BUILD/lib/python3/dist-pack
   tests/python/test_gpu_ts_cuda.py tests/python/test_host_training.py \
   tests/python/test_transport.py tests/python/test_lazy_api.py \
   tests/python/test_ts_cuda_availability.py
+
+# The conformance kit against ts_cuda by path, as a vendor runs it; each
+# exits non-zero when a check fails (77 if ts_cuda says it cannot run here).
+cts=("$BUILD/bin/ltc-plugin-cts" --plugin "$PWD/$BUILD/lib/ltc-plugins/libltc_ts_cuda.so")
+"${cts[@]}" --tier abi
+"${cts[@]}" --tier ops --python "$PYTHON" \
+  --ops add mul nn.functional.relu sum matmul nn.functional.conv2d
+"${cts[@]}" --tier models --python "$PYTHON"

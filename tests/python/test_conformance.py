@@ -1,5 +1,6 @@
 """Differential conformance: every OpInfo op on `lazy`, each backend in a
-process of its own, compared case by case (tests/conformance/):
+process of its own, compared case by case (cts/python/, the runner and
+comparer ltc-plugin-cts --tier ops runs against any plugin):
 
   ts_cpu       vs the in-tree TorchScript backend: differs nowhere;
   ts_portable  (tests/plugins: ts_cpu reading only ltc-graph-v1, rebuilt into
@@ -26,7 +27,7 @@ import pytest
 
 from conftest import BUILD_DIR, TEST_PLUGIN_DIR, child_env
 
-CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance"
+CONFORMANCE = Path(__file__).resolve().parents[2] / "cts" / "python"
 sys.path.insert(0, str(CONFORMANCE))
 
 import compare  # noqa: E402

@@ -30,10 +30,11 @@ fi
 # The torch package directory as the prefix, not its share/cmake: then
 # TorchConfig's find_library(torch) looks in its lib/ before the system's,
 # where Debian's LibTorch 1.13 would otherwise be the one found and reported.
+# LTC_CTS_PYTHON: the CTS's Python tiers run in the venv's torch 2.x.
 torch_dir=$("$PYTHON" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_INSTALL_LIBDIR=lib \
   -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
-  -DCMAKE_PREFIX_PATH="$torch_dir"
+  -DCMAKE_PREFIX_PATH="$torch_dir" -DLTC_CTS_PYTHON="$PYTHON"
 grep -q "^TORCH_LIBRARY:FILEPATH=$torch_dir/lib/libtorch.so$" "$BUILD/CMakeCache.txt" || {
   echo "tests/torch2/run.sh: FAILED: CMake found another LibTorch than $torch_dir's:" >&2
   grep "^TORCH_LIBRARY:" "$BUILD/CMakeCache.txt" >&2

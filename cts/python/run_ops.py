@@ -28,6 +28,7 @@ case as crashed in OUT.crashed and starts a new worker on the ops left,
 which records the crashed case instead of running it again.
 """
 import argparse
+import gc
 import os
 import pickle
 import signal
@@ -378,8 +379,14 @@ def run_op(op, limit, dtypes, progress, crashed):
                     continue
                 progress(key)
                 before = fallback_counts()
-                record["cases"][key] = run_one(op, sample, strided, kind,
-                                               record["tolerance"], on_device[index])
+                case = run_one(op, sample, strided, kind, record["tolerance"],
+                               on_device[index])
+                record["cases"][key] = case
+                if case["ok"] is False or case["lazy"] == "random":
+                    # A failed run's lazy tensors outlive it in reference
+                    # cycles through its traceback: the next case's
+                    # mark_step would sync them and fail with their error.
+                    gc.collect()
                 record["fallbacks"].update(
                     name for name, count in fallback_counts().items()
                     if count > before.get(name, 0))
@@ -478,6 +485,9 @@ def worker(args):
     accept_sets_in_random_sample()
     # Both backends run side by side on two cores; one thread each.
     torch.set_num_threads(1)
+    # Eager runs on the CPU in float32: a CUDA backend must too, not in TF32.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     init_backend(args.backend)
     wanted = set(args.ops) if args.ops else None
     done = done_ops(args.out)
