@@ -26,7 +26,9 @@ fi
 "$PYTHON" -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda,
       "GPU", torch.cuda.get_device_name(0))'
 
-torch_prefix=$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)')
+# The torch directory as the prefix, so that its lib/ is searched before any
+# other LibTorch on the system (as in tests/torch2/run.sh).
+torch_prefix=$("$PYTHON" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
 # LTC_CTS_PYTHON: the ctest tests of the CTS's Python tiers run in this torch.
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_LIBDIR=lib \
   -DCMAKE_PREFIX_PATH="$torch_prefix${CMAKE_PREFIX_PATH:+;$CMAKE_PREFIX_PATH}" \
