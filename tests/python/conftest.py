@@ -27,6 +27,17 @@ class Result:
         return ast.literal_eval(self.stdout.strip().splitlines()[-1])
 
 
+def assert_digits_trained_like_eager(stdout, backend, epochs=2):
+    """examples/train_digits.py's output: it ran on `backend`, and each of
+    `epochs` epochs' lazy loss is eager's within float tolerance."""
+    assert f"lazy backend: {backend}" in stdout, stdout
+    rows = [line.split() for line in stdout.splitlines()
+            if line.split() and line.split()[0] in {str(e) for e in range(1, epochs + 1)}]
+    assert len(rows) == epochs, stdout
+    for _, eager_loss, lazy_loss, *_ in rows:
+        assert abs(float(eager_loss) - float(lazy_loss)) <= 1e-3, stdout
+
+
 def child_env(env=None, pythonpath=PYTHONPATH):
     """This environment with LTC_* cleared unless given in `env`, and the
     build's Python package and this folder on PYTHONPATH."""

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import assert_digits_trained_like_eager
+
 WHEEL_DIR = os.environ.get("LTC_TEST_WHEEL_DIR")
 # A Python with scikit-build-core, to build a plugin author's wheel with.
 WHEEL_PYTHON = os.environ.get("LTC_TEST_WHEEL_PYTHON", sys.executable)
@@ -160,12 +162,7 @@ def test_pip_install_train_uninstall(tmp_path):
 
     venv.env["LTC_BACKEND"] = "ts_cpu"
     trained = venv.run(EXAMPLES / "train_digits.py", "--epochs", "2")
-    assert "lazy backend: ts_cpu" in trained.stdout, trained.stdout
-    epochs = [line.split() for line in trained.stdout.splitlines()
-              if line.split() and line.split()[0] in ("1", "2")]
-    assert len(epochs) == 2, trained.stdout
-    for _, eager_loss, lazy_loss, *_ in epochs:
-        assert abs(float(eager_loss) - float(lazy_loss)) <= 1e-3, trained.stdout
+    assert_digits_trained_like_eager(trained.stdout, "ts_cpu")
     del venv.env["LTC_BACKEND"]
 
     venv.pip("uninstall", "--yes", "ltc-plugin-ts-cpu")
