@@ -176,8 +176,9 @@ def test_ref_cpu_is_eager_or_refuses(runs, capsys):
     assert not differ, (f"ref_cpu differs from eager in {differ}; "
                         f"see {runs.build_dir / 'conformance-report.txt'}")
     if not runs.ops:
-        # 517 on 1.13 when this was written: fewer is a regression.
-        assert len(comparison.ops_running()) >= 500, "ref_cpu runs fewer ops than it did"
+        # 557 on 1.13 (517 before run_ops.py stopped a failed case's error
+        # from failing the next case too): fewer is a regression.
+        assert len(comparison.ops_running()) >= 550, "ref_cpu runs fewer ops than it did"
 
 
 def record(op, cases, **extra):
