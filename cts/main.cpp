@@ -81,12 +81,7 @@ struct Found {
 // The manifest beside `library` that names it, if there is one.
 std::optional<ltc::Manifest> ManifestBeside(const fs::path& library) {
   std::error_code error;
-  std::vector<fs::path> manifests;
-  for (const fs::directory_entry& entry : fs::directory_iterator(library.parent_path(), error)) {
-    if (entry.path().extension() == ".ltcplugin") manifests.push_back(entry.path());
-  }
-  std::sort(manifests.begin(), manifests.end());
-  for (const fs::path& manifest_path : manifests) {
+  for (const fs::path& manifest_path : ltc::ManifestPathsIn(library.parent_path())) {
     try {
       ltc::Manifest manifest = ltc::ReadManifest(manifest_path);
       if (fs::equivalent(manifest.library, library, error)) return manifest;
@@ -105,14 +100,7 @@ Found FindPlugin(const std::string& request, std::string& problem) {
   std::vector<std::string> searched;
   for (const ltc::SearchDirectory& directory : ltc::PluginSearchPath(ltc::ExecutableLibDir())) {
     searched.push_back(directory.path.string() + " (" + directory.origin + ")");
-    std::error_code error;
-    if (!fs::is_directory(directory.path, error)) continue;
-    std::vector<fs::path> manifests;
-    for (const fs::directory_entry& entry : fs::directory_iterator(directory.path, error)) {
-      if (entry.path().extension() == ".ltcplugin") manifests.push_back(entry.path());
-    }
-    std::sort(manifests.begin(), manifests.end());
-    for (const fs::path& manifest_path : manifests) {
+    for (const fs::path& manifest_path : ltc::ManifestPathsIn(directory.path)) {
       try {
         ltc::Manifest manifest = ltc::ReadManifest(manifest_path);
         if (manifest.name == request) return {manifest.library, manifest};

@@ -96,22 +96,6 @@ ManifestFile ReadManifestFile(const fs::path& path, const std::string& origin) {
   return file;
 }
 
-// The manifests of one directory, sorted: directory order is arbitrary, and
-// the choice between same-named plugins must not depend on it.
-std::vector<fs::path> ManifestPathsIn(const fs::path& directory) {
-  std::vector<fs::path> paths;
-  std::error_code error;
-  for (fs::directory_iterator it(directory, error), end; !error && it != end; it.increment(error)) {
-    std::error_code type_error;
-    if (it->path().extension() == kManifestExtension && it->is_regular_file(type_error)) {
-      paths.push_back(it->path());
-    }
-  }
-  if (error) Log().debug("cannot list {}: {}", directory.string(), error.message());
-  std::sort(paths.begin(), paths.end());
-  return paths;
-}
-
 std::vector<ManifestFile> ScanDirectories(const std::vector<SearchDirectory>& directories) {
   std::vector<ManifestFile> files;
   for (const SearchDirectory& directory : directories) {
@@ -260,6 +244,20 @@ std::string NothingLoaded(const std::string& request,
 }
 
 }  // namespace
+
+std::vector<fs::path> ManifestPathsIn(const fs::path& directory) {
+  std::vector<fs::path> paths;
+  std::error_code error;
+  for (fs::directory_iterator it(directory, error), end; !error && it != end; it.increment(error)) {
+    std::error_code type_error;
+    if (it->path().extension() == kManifestExtension && it->is_regular_file(type_error)) {
+      paths.push_back(it->path());
+    }
+  }
+  if (error) Log().debug("cannot list {}: {}", directory.string(), error.message());
+  std::sort(paths.begin(), paths.end());
+  return paths;
+}
 
 std::string Join(const std::vector<std::string>& pieces, const std::string& separator) {
   std::string joined;

@@ -77,6 +77,11 @@ Manifest ReadManifest(const std::filesystem::path& path);
 // `path` names it in messages and anchors a relative library.
 Manifest ParseManifest(std::string_view text, const std::filesystem::path& path);
 
+// The manifests (*.ltcplugin regular files) of `directory`, sorted: directory
+// order is arbitrary, and the choice between same-named plugins must not
+// depend on it. Empty when it cannot be listed.
+std::vector<std::filesystem::path> ManifestPathsIn(const std::filesystem::path& directory);
+
 // One place in the search: a directory of manifests, or one manifest file
 // (what an entry point names), with where it came from for messages.
 struct SearchDirectory {
