@@ -47,9 +47,14 @@ std::vector<std::string> ChildEnvironment(const PythonTiers& tiers) {
   return environment;
 }
 
-std::vector<std::string> ChildArguments(const PythonTiers& tiers) {
-  std::vector<std::string> arguments = {tiers.python, (PythonTiersDir() / "cts_tiers.py").string(),
-                                        tiers.plugin};
+// Where the tiers' Python files are: the data directory of the tree
+// (build or installed) of this executable.
+fs::path PythonTiersDir() {
+  return (ExecutableLibDir() / LTC_CTS_TIERS_FROM_LIBDIR).lexically_normal();
+}
+
+std::vector<std::string> ChildArguments(const PythonTiers& tiers, const fs::path& script) {
+  std::vector<std::string> arguments = {tiers.python, script.string(), tiers.plugin};
   for (const std::string& tier : tiers.tiers) {
     arguments.push_back("--tier");
     arguments.push_back(tier);
@@ -77,10 +82,6 @@ std::vector<char*> Pointers(std::vector<std::string>& strings) {
 
 }  // namespace
 
-fs::path PythonTiersDir() {
-  return (ExecutableLibDir() / LTC_CTS_TIERS_FROM_LIBDIR).lexically_normal();
-}
-
 PythonOutcome RunPythonTiers(const PythonTiers& tiers, Runner& runner) {
   const std::string name =
       Join(tiers.tiers, " and ") + (tiers.tiers.size() > 1 ? " tiers" : " tier");
@@ -94,7 +95,7 @@ PythonOutcome RunPythonTiers(const PythonTiers& tiers, Runner& runner) {
                  "part\n";
     return PythonOutcome::kUsage;
   }
-  std::vector<std::string> arguments = ChildArguments(tiers);
+  std::vector<std::string> arguments = ChildArguments(tiers, script);
   std::vector<std::string> environment = ChildEnvironment(tiers);
   int pipe_ends[2];
   if (pipe2(pipe_ends, O_CLOEXEC) != 0) {

@@ -25,10 +25,6 @@ struct PythonTiers {
   std::optional<int> samples;
 };
 
-// Where the tiers' Python files are: the data directory of the tree
-// (build or installed) of this executable.
-std::filesystem::path PythonTiersDir();
-
 enum class PythonOutcome {
   kRan,    // the lines were counted into the runner (failures included)
   kUsage,  // the child could not run the tiers, and said why on stderr
