@@ -160,12 +160,11 @@ function(ltc_add_plugin target)
   # them; bundled ones from this directory. DT_RPATH, not RUNPATH, so that a
   # bundled library finds what it links beside it too.
   set_target_properties(${target} PROPERTIES INSTALL_RPATH "$ORIGIN;$ORIGIN/../torch/lib")
+  install(TARGETS ${target} LIBRARY DESTINATION ${package} COMPONENT ${ARG_NAME})
   if(NOT ARG_BUNDLE)
-    install(TARGETS ${target} LIBRARY DESTINATION ${package} COMPONENT ${ARG_NAME})
     return()
   endif()
   target_link_options(${target} PRIVATE "LINKER:--disable-new-dtags")
-  install(TARGETS ${target} LIBRARY DESTINATION ${package} COMPONENT ${ARG_NAME})
   # Each as one file under the name the linker asks for (a wheel holds no
   # symlinks: install(RUNTIME_DEPENDENCY_SET) would copy each link's chain).
   set(regexes)

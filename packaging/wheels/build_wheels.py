@@ -26,6 +26,7 @@ from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parents[2]
 ENTRY_POINT_GROUP = "ltc_plugins.backends"
+SCIKIT_BUILD_CORE = "scikit-build-core==0.11.6"
 
 
 def project_version():
@@ -71,7 +72,7 @@ def pyproject(name, version, spec, build_dir, jobs, defines):
     lines = [
         "# Written by packaging/wheels/build_wheels.py (make wheels).",
         "[build-system]",
-        'requires = ["scikit-build-core==0.11.6"]',
+        f'requires = ["{SCIKIT_BUILD_CORE}"]',
         'build-backend = "scikit_build_core.build"',
         "",
         "[project]",
@@ -122,7 +123,7 @@ def main(argv):
         import scikit_build_core  # noqa: F401
     except ImportError:
         sys.exit(f"build_wheels.py: {sys.executable} has no scikit-build-core "
-                 "(pip install scikit-build-core==0.11.6)")
+                 f"(pip install {SCIKIT_BUILD_CORE})")
     version = project_version()
     torch_version, torch_prefix, cuda = torch_facts()
     torch_pin = f"torch=={torch_version}"
