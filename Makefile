@@ -24,7 +24,7 @@ DEB_PACKAGES := cmake ninja-build g++ ccache pkg-config \
   libtorch-dev python3-torch libboost-dev libspdlog-dev libgtest-dev \
   libdlpack-dev libopenblas-dev python3-pytest python3-sklearn python3-yaml \
   libopenblas0-pthread python3-matplotlib python3-pip clang libclang-rt-dev \
-  dpkg-dev lintian python3-venv python3-packaging
+  dpkg-dev lintian python3-venv python3-packaging python3-torchvision
 
 # Not in Debian; PyTorch's OpInfo database (cts/python/run_ops.py) imports it.
 PIP_PACKAGES := expecttest==0.1.6

@@ -2,6 +2,7 @@
 // (torch.ops.load_library(libltc_host.so); torch.ops.ltc.init(...)).
 #include <ltc/host.h>
 
+#include "lazy_gap_kernels.h"
 #include "plugin_backend.h"
 
 #include <ltc/loader.h>
@@ -257,6 +258,7 @@ std::string init(const std::string& backend, const BackendOptions& options) {
   // Registers the lazy kernels, autograd and the eager fallback, and the
   // in-tree backend, which the registrar below then replaces.
   torch::lazy::InitTorchScriptBackend();
+  host::RegisterLazyGapKernels();
   auto* backend_impl = new host::PluginBackend(std::move(client));
   static std::unique_ptr<torch::lazy::BackendRegistrar> registrar;
   registrar = std::make_unique<torch::lazy::BackendRegistrar>(backend_impl);
@@ -289,6 +291,10 @@ TORCH_LIBRARY(ltc, m) {
   m.def("get_tensors_device_data_node(Tensor[] tensors) -> (int[], Any[])",
         ltc::GetTensorsDeviceDataNodeOp);
   m.def("drop_update_history(Tensor[] tensors) -> int", ltc::DropUpdateHistoryOp);
+  m.def("gap_kernels() -> str[]", [] {
+    ltc::Backend();  // registered by init
+    return ltc::host::RegisterLazyGapKernels();
+  });
   m.def("run_cached_graph(str graph_hash, Any[] graph_inputs) -> Tensor[]",
         ltc::RunCachedGraphOp);
 }

@@ -43,5 +43,6 @@ spdlog::logger& Log() {
 namespace ltc {
 
 void LogWarning(std::string_view message) { loader_internal::Log().warn("{}", message); }
+void LogDebug(std::string_view message) { loader_internal::Log().debug("{}", message); }
 
 }  // namespace ltc

@@ -32,7 +32,7 @@ __version__ = _layout.VERSION
 
 __all__ = ["init", "backend", "plugins", "manual_seed", "host_library",
            "drop_update_history", "mark_step", "live_tensors", "plugin_stats",
-           "synchronize"]
+           "synchronize", "gap_kernels"]
 
 _lock = threading.Lock()
 _loaded = False
@@ -191,6 +191,16 @@ def plugin_stats() -> dict:
     none. Live counts that keep growing across training steps are a leak."""
     _load_host()
     return dict(torch.ops.ltc.plugin_stats())
+
+
+def gap_kernels() -> list:
+    """The operators the host decomposes at the lazy core's dispatch key
+    (init() first): those this PyTorch's lazy core has no lowering for,
+    among the split family, ReLU6/hardswish/hardsigmoid and their
+    backwards, the common losses and Adam's lerp. Each would otherwise
+    fall back to eager, syncing the graph or returning CPU tensors."""
+    _load_host()
+    return list(torch.ops.ltc.gap_kernels())
 
 
 def synchronize() -> None:

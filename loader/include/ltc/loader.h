@@ -30,6 +30,8 @@ namespace ltc {
 // stderr. A plain function, so that callers need not see spdlog's headers
 // (the LibTorch of PyTorch 2.x wheels bundles another fmt).
 void LogWarning(std::string_view message);
+// The same at debug level (shown with SPDLOG_LEVEL=ltc=debug).
+void LogDebug(std::string_view message);
 
 // `pieces` with `separator` between them ("a, b, c"), for messages and
 // listings that name several things.
