@@ -21,6 +21,7 @@
 #include <ATen/core/stack.h>
 #include <ATen/native/TensorShape.h>
 #include <torch/library.h>
+#include <torch/version.h>
 
 #include <cmath>
 #include <limits>
@@ -92,11 +93,17 @@ Tensor Hardswish(const Tensor& self) {
   return at::div(at::mul(self, at::clamp(at::add(self, 3), Scalar(0), Scalar(6))), 6);
 }
 
-// The vectorised CPU kernel: 0 below -3, g at 3 and above, g * (x/3 + 1/2)
-// between (its scalar tail takes x == 3 into the middle piece).
+// The vectorised CPU kernel: g * (x/3 + 1/2) between -3 and 3, 0 below, g
+// at 3 and above (its scalar tail takes x == 3 into the middle piece). At
+// x == -3 exactly, LibTorch 1.13 takes the middle piece and 2.11 says 0.
 Tensor HardswishBackward(const Tensor& grad_output, const Tensor& self) {
+#if TORCH_VERSION_MAJOR >= 2
+  const Tensor below = at::le(self, -3);
+#else
+  const Tensor below = at::lt(self, -3);
+#endif
   Tensor middle = at::mul(grad_output, at::add(at::div(self, 3), 0.5));
-  middle = at::masked_fill(at::masked_fill(middle, at::lt(self, -3), 0), at::ge(self, 3), -0.0);
+  middle = at::masked_fill(at::masked_fill(middle, below, 0), at::ge(self, 3), -0.0);
   return at::add(middle, at::masked_fill(grad_output, at::lt(self, 3), -0.0));
 }
 

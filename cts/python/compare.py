@@ -33,6 +33,15 @@ where the in-tree backend fails too (what the lazy core cannot do) is `both
 fail`, and a result within tolerance of the in-tree backend's where eager's
 differs (where the lazy core's graph is not eager's op) is `same`, and the
 report says so. Such an op is `refused` if none of its cases differs.
+
+Where the candidate goes through the host, whose kernels at the lazy core's
+dispatch key fill its gaps (host/lazy_gap_kernels.cpp), a case the in-tree
+backend fails and the candidate computes as eager does, within tolerance,
+is `fixed`: an op `fixed` in some case and failing or differing in none
+moved from `both fail` to working. A case of an op in-tree falls back to
+eager for and the candidate does not, whose in-tree result is eager's bit
+for bit, is `same` when the candidate's is within tolerance of it: a
+decomposition need not round as the CPU kernel does.
 """
 import argparse
 import math
@@ -44,8 +53,12 @@ from run_ops import read_records, tensors_in
 
 SAME, DIFFER, BOTH_FAIL, NOT_RUN = "same", "differ", "both fail", "not run"
 REFUSED = "refused"
+FIXED = "fixed"
 AS_EAGER = "as eager, bit for bit; in-tree differs: "
 AS_IN_TREE = "as the in-tree backend, within tolerance; eager differs: "
+FIXED_DETAIL = "as eager, within tolerance; fails in-tree: "
+DECOMPOSED = ("as eager, within tolerance, where in-tree runs eager's kernel (a fallback the "
+              "host decomposes): ")
 
 
 # -- recording tensors ----------------------------------------------------
@@ -336,6 +349,8 @@ def compare_op(ref, cand, independent=False, lazy=None):
         verdict, detail = compare_case(ref["cases"].get(key), cand["cases"].get(key),
                                        tolerance, ref.get("not_comparable", False), erratic,
                                        independent)
+        if verdict == DIFFER and not independent:
+            verdict, detail = host_decomposition(ref, cand, key, tolerance, verdict, detail)
         if (verdict == DIFFER and lazy_case and lazy_case.get("ok") and cand_case
                 and cand_case.get("ok") and lazy_case["lazy"] != "random" and not erratic
                 and close(lazy_case["value"], cand_case["value"], tolerance)):
@@ -354,7 +369,27 @@ def compare_op(ref, cand, independent=False, lazy=None):
         return REFUSED, rows
     if BOTH_FAIL in verdicts:
         return BOTH_FAIL, rows
+    if FIXED in verdicts:
+        return FIXED, rows
     return SAME, rows
+
+
+def host_decomposition(ref, cand, key, tolerance, verdict, detail):
+    """compare_op's verdict on a case that differs, where the candidate
+    ran as eager thanks to one of the host's gap kernels (the docstring
+    above)."""
+    ref_case, cand_case = ref["cases"].get(key), cand["cases"].get(key)
+    if not (ref_case and cand_case and cand_case.get("ok")):
+        return verdict, detail
+    eager_value = cand_case.get("eager_value")
+    if eager_value is None or not close(eager_value, cand_case["value"], tolerance):
+        return verdict, detail
+    if ref_case.get("ok") is False:
+        return FIXED, FIXED_DETAIL + ref_case["error"]
+    decomposed = set(ref.get("fallbacks", ())) - set(cand.get("fallbacks", ()))
+    if decomposed and ref_case.get("ok") and bitwise_equal(ref_case["value"], eager_value):
+        return SAME, DECOMPOSED + ", ".join(sorted(decomposed)) + "; " + detail
+    return verdict, detail
 
 
 def load(path):
@@ -445,12 +480,18 @@ class Comparison:
         if header:
             lines.append(header)
         refused = (lambda n: f"{n:>9}") if self.independent else (lambda n: "")
-        lines.append(f"{'':<10}{'same':>8}{'differ':>8}" + refused("refused")
-                     + f"{'both fail':>11}{'not run':>9}{'total':>8}")
-        lines.append(f"{'ops':<10}{counts[SAME]:>8}{counts[DIFFER]:>8}" + refused(counts[REFUSED])
+        fixed = (lambda n: "") if self.independent else (lambda n: f"{n:>7}")
+        lines.append(f"{'':<10}{'same':>8}" + fixed("fixed") + f"{'differ':>8}"
+                     + refused("refused") + f"{'both fail':>11}{'not run':>9}{'total':>8}")
+        lines.append(f"{'ops':<10}{counts[SAME]:>8}" + fixed(counts[FIXED])
+                     + f"{counts[DIFFER]:>8}" + refused(counts[REFUSED])
                      + f"{counts[BOTH_FAIL]:>11}{counts[NOT_RUN]:>9}{len(self.ops):>8}")
-        lines.append(f"{'cases':<10}{cases[SAME]:>8}{cases[DIFFER]:>8}" + refused(cases[REFUSED])
+        lines.append(f"{'cases':<10}{cases[SAME]:>8}" + fixed(cases[FIXED])
+                     + f"{cases[DIFFER]:>8}" + refused(cases[REFUSED])
                      + f"{cases[BOTH_FAIL]:>11}{'':>9}{sum(cases.values()) - cases[NOT_RUN]:>8}")
+        if not self.independent:
+            lines.append("fixed: fails in-tree, runs as eager through the host's gap kernels "
+                         "(moved from both fail)")
         if self.independent:
             lines.append(f"{self.cand_name} runs {len(self.ops_running())} ops "
                          "(some case right, within tolerance of eager)")
@@ -464,6 +505,9 @@ class Comparison:
         differ = self.ops_with(DIFFER)
         if differ:
             lines.append(f"ops that differ ({len(differ)}): " + ", ".join(differ))
+        moved = self.ops_with(FIXED)
+        if moved:
+            lines.append(f"ops fixed by the host ({len(moved)}): " + ", ".join(moved))
         both = self.ops_with(BOTH_FAIL)
         if both:
             lines.append(f"ops failing under both ({len(both)}): " + ", ".join(both))
@@ -484,7 +528,7 @@ class Comparison:
 
     def report(self, header=""):
         lines = [self.table(header), ""]
-        for verdict in (DIFFER, REFUSED, BOTH_FAIL, NOT_RUN, SAME):
+        for verdict in (DIFFER, REFUSED, BOTH_FAIL, FIXED, NOT_RUN, SAME):
             lines.append(f"== {verdict} ==")
             for op in self.ops_with(verdict):
                 _, rows = self.ops[op]

@@ -218,6 +218,10 @@ def test_compare_tells_same_differ_and_both_fail():
         "not_as_eager": record("not_as_eager", {key: ok(torch.zeros(3, 2).t())}),
         "flaky": record("flaky", {key: ok(x)}),
         "inputs": record("inputs", {key: ok(x)}),
+        "fixed": record("fixed", {key: failed("RuntimeError: not a lazy tensor")}),
+        "fixed_wrong": record("fixed_wrong", {key: failed("RuntimeError: not a lazy tensor")}),
+        "decomposed": record("decomposed", {key: ok(x)}, fallbacks={"aten::foo"}),
+        "still_falls_back": record("still_falls_back", {key: ok(x)}, fallbacks={"aten::foo"}),
     }
     cand = {
         "same": record("same", {key: ok(x.clone())}),
@@ -237,6 +241,13 @@ def test_compare_tells_same_differ_and_both_fail():
                                                         eager_value=torch.ones(2, 3))}),
         "flaky": record("flaky", {key: ok(x, lazy="random")}),
         "inputs": record("inputs", {key: ok(x)}, inputs={key[:2]: 2}),
+        # In-tree fails, the host's gap kernel computes eager's result: fixed.
+        "fixed": record("fixed", {key: ok(nudged, eager_value=x)}),
+        "fixed_wrong": record("fixed_wrong", {key: ok(x + 1, eager_value=x)}),
+        # In-tree ran eager's kernel; the host decomposed it, within tolerance.
+        "decomposed": record("decomposed", {key: ok(nudged, eager_value=x)}, fallbacks=set()),
+        "still_falls_back": record("still_falls_back", {key: ok(nudged, eager_value=x)},
+                                   fallbacks={"aten::foo"}),
     }
     comparison = compare.Comparison(ref, cand)
     verdicts = {op: verdict for op, (verdict, _) in comparison.ops.items()}
@@ -247,10 +258,13 @@ def test_compare_tells_same_differ_and_both_fail():
         "ref_fails": compare.DIFFER, "strides": compare.DIFFER,
         "as_eager": compare.SAME, "not_as_eager": compare.DIFFER,
         "flaky": compare.DIFFER, "inputs": compare.DIFFER,
+        "fixed": compare.FIXED, "fixed_wrong": compare.DIFFER,
+        "decomposed": compare.SAME, "still_falls_back": compare.DIFFER,
     }
     table = comparison.table()
     assert "ops the same as eager, not as in-tree, in some case (1): as_eager" in table
-    assert "ops that differ (8)" in table and "ops failing under both (1): both" in table
+    assert "ops that differ (10)" in table and "ops failing under both (1): both" in table
+    assert "ops fixed by the host (1): fixed" in table
 
 
 def test_compare_against_eager_takes_tolerance_and_refusals():
