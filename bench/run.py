@@ -13,6 +13,7 @@ table on stdout and writes DIR/bench.json and DIR/step_times.png. The budget
 lines compare ratios from this one run; nothing here fails on a time."""
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -39,6 +40,11 @@ OMP_WAIT_POLICIES = ["passive", "active", "default"]
 BUDGET_STEP = 1.03      # plugin (optimisations off) / in-tree, steady step
 BUDGET_FIRST = 1.10     # plugin / in-tree, first step (trace + compile)
 BUDGET_INIT_S = 0.050   # plugin load + init
+# Goals against eager (the real-models issue): the MLP step, and the model
+# zoo's geometric mean; and no zoo model slower than in-tree.
+GOAL_MLP_VS_EAGER = 0.8
+GOAL_ZOO_GEOMEAN_VS_EAGER = 1.2
+GOAL_ZOO_VS_IN_TREE = 1.0
 
 
 class WorkerFailed(RuntimeError):
@@ -111,18 +117,41 @@ def quantiles(values):
     return q[1], q[0], q[2]
 
 
+def cannot_run(error):
+    """The last line a failed worker printed: its error, or the lazy core's
+    abort ("Check failed: ...")."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "Check failed" in line or "Error" in line:
+            return line.strip()[:200]
+    return lines[-1].strip()[:200] if lines else "failed"
+
+
 def measure(options, backends, cases):
     lazy = [b for b in backends if workloads.BACKENDS[b].device == "lazy"]
-    raw = {"step": [], "transfer": [], "init": []}
+    raw = {"step": [], "transfer": [], "init": [], "cannot_run": {}}
     for round_ in range(options.rounds):
         for case in cases:
             for name in rotated(backends, round_):
+                key = f"{case.workload} {case.size} {name}"
+                if key in raw["cannot_run"]:
+                    continue
                 args = ["step", case.workload, case.size, name]
                 if options.smoke:
                     args.append("--smoke")
                 if options.keep_update_history:
                     args.append("--keep-update-history")
-                result = run_worker(args, workloads.BACKENDS[name], options)
+                try:
+                    result = run_worker(args, workloads.BACKENDS[name], options)
+                except WorkerFailed as error:
+                    # A backend that cannot train a zoo model is a result, not
+                    # a broken harness.
+                    if case.workload not in workloads.ZOO_WORKLOADS or "OpenBLAS" in str(error):
+                        raise
+                    raw["cannot_run"][key] = cannot_run(error)
+                    print(f"bench: {key}: cannot run: {raw['cannot_run'][key]}",
+                          file=sys.stderr)
+                    continue
                 result.update(round=round_, workload=case.workload, size=case.size)
                 raw["step"].append(result)
         for name in rotated(lazy, round_) if options.transfer_repeats else []:
@@ -219,7 +248,8 @@ def summarise(raw, backends, cases):
         host = [r["host_load_s"] for r in runs if "host_load_s" in r]
         if host:
             init[name]["host_load_median_s"] = statistics.median(host)
-    return {"steps": steps, "ratios": ratios, "transfer": transfer, "init": init}
+    return {"steps": steps, "ratios": ratios, "transfer": transfer, "init": init,
+            "cannot_run": raw.get("cannot_run", {})}
 
 
 def budget(summary, backends, cases):
@@ -258,6 +288,30 @@ def budget(summary, backends, cases):
     return plugin, checks
 
 
+def goals(summary, cases, plugin="ts_cpu"):
+    """The real-models issue's goals, as PASS/MISS lines of this run."""
+    lines = []
+
+    def line(what, value, limit):
+        lines.append(f"Goal: {what}: {value:.3f} <= {limit}: "
+                     f"{'PASS' if value <= limit else 'MISS'}")
+
+    mlp = summary["ratios"].get(f"mlp 256x1024 {plugin}/eager")
+    if mlp:
+        line(f"{plugin}/eager, steady step mlp 256x1024", mlp["ratio"], GOAL_MLP_VS_EAGER)
+    zoo = [c for c in cases if c.workload in workloads.ZOO_WORKLOADS]
+    vs_eager = [summary["ratios"].get(f"{c.workload} {c.size} {plugin}/eager") for c in zoo]
+    if zoo and all(vs_eager):
+        geomean = math.exp(sum(math.log(r["ratio"]) for r in vs_eager) / len(vs_eager))
+        line(f"{plugin}/eager, geometric mean over the model zoo ({len(zoo)} models)",
+             geomean, GOAL_ZOO_GEOMEAN_VS_EAGER)
+    for c in zoo:
+        r = summary["ratios"].get(f"{c.workload} {c.size} {plugin}/in_tree")
+        if r:
+            line(f"{plugin}/in_tree, {c.workload}", r["ratio"], GOAL_ZOO_VS_IN_TREE)
+    return lines
+
+
 def ms(seconds):
     return f"{seconds * 1e3:.3g}" if seconds < 0.1 else f"{seconds * 1e3:.0f}"
 
@@ -287,7 +341,8 @@ def table(summary, checks, plugin, backends, cases, machine):
         row = [case.workload, case.size]
         for name in backends:
             s = summary["steps"].get(f"{key} {name}")
-            row.append(f"{ms(s['median_s'])} ({ms(s['p25_s'])}–{ms(s['p75_s'])})" if s else "–")
+            row.append(f"{ms(s['median_s'])} ({ms(s['p25_s'])}–{ms(s['p75_s'])})" if s else
+                       "cannot run" if f"{key} {name}" in summary["cannot_run"] else "–")
         row += [ratio_cell(f"{key} {p}/{in_tree[p]}") for p in plugins]
         if eager in backends:
             row.append(ratio_cell(f"{key} {plugins[0]}/{eager}"))
@@ -299,6 +354,13 @@ def table(summary, checks, plugin, backends, cases, machine):
     lines.append("")
     lines.append("Step: wall time, median over all timed steps of all rounds (25th–75th "
                  "percentile); ratio: of medians (min–max of the per-round ratios).")
+    for key, reason in summary["cannot_run"].items():
+        lines.append(f"cannot run: {key}: {reason}")
+    fallbacks = [(key, s["fallbacks"]) for key, s in summary["steps"].items()
+                 if s["fallbacks"] and s["workload"] in workloads.ZOO_WORKLOADS]
+    for key, counts in fallbacks:
+        lines.append(f"eager fallbacks: {key}: " + ", ".join(
+            f"{op} {n}" for op, n in sorted(counts.items())) + " (all steps of a worker)")
 
     lines.append("")
     header = ["workload", "size"] + [f"{b} CPU ms" for b in backends]
@@ -346,6 +408,7 @@ def table(summary, checks, plugin, backends, cases, machine):
             sign = "<" if "init" in c["what"] else "<="
             lines.append(f"  {'PASS' if c['pass'] else 'MISS'}  {c['what']}: "
                          f"{value} {sign} {c['limit']}")
+    lines += goals(summary, cases)
     for name, other, goal in workloads.PLUGIN_PAIRS:
         r = summary["ratios"].get(f"mlp 256x1024 {name}/{other}")
         if r:

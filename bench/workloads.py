@@ -4,9 +4,15 @@ workers (worker.py): the backends, and the training steps run on each.
 Every backend runs the same step on the same initial weights and data; only
 the device and how the lazy core's backend is initialised differ."""
 import math
+import sys
 from collections import namedtuple
+from pathlib import Path
 
 import torch
+
+# The model zoo the tests train (tests/python/model_zoo.py), measured here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
+import model_zoo  # noqa: E402
 
 # name: label in the table; device: where the model lives; init: how the
 # worker makes the lazy core's backend ("in_tree", a plugin name, or None);
@@ -177,6 +183,18 @@ CASES = [
     Case("cnn", "32x3x32x32", lambda d: cnn(d, 32, 16), 5, 40),
     Case("transformer", "16x64x128", lambda d: transformer(d, 16, 64, 128), 5, 40),
 ]
+
+# The model zoo: real models (model_zoo.py, SGD with momentum), one batch
+# each. The in-tree backend aborts on the sequence models under LibTorch
+# 1.13 (chunk/split/unbind) and runs the mobile CNNs with eager fallbacks
+# (hardtanh): the table says which it cannot run.
+ZOO = [("mobilenet_v2", "4x3x64x64"), ("resnet18", "4x3x64x64"),
+       ("shufflenet_v2", "4x3x64x64"), ("transformer_encoder_batch_first", "4x6x16"),
+       ("lstm_batch_first", "4x6x16")]
+ZOO_CASES = [Case(name, size, lambda d, name=name: model_zoo.build(name, "sgd", d), 3, 10)
+             for name, size in ZOO]
+CASES += ZOO_CASES
+ZOO_WORKLOADS = [name for name, _ in ZOO]
 
 # --smoke: the smallest size of each workload, two timed steps after the
 # two steps that compile its graphs.

@@ -21,7 +21,13 @@ from collections import namedtuple
 import torch
 
 # build() -> (module, inputs tuple, target, loss function), on the CPU.
-Model = namedtuple("Model", "name build")
+# chaotic: eager's own loss after the first step moves by more than float
+# tolerance when its weights move by float rounding (measured: weights
+# scaled by 1 + 1e-7 * randn change MobileNetV2's second loss by 1.6% and
+# MnasNet's third by 15%: BatchNorm over 16 values per channel at the last
+# stages of 4 images of 64x64). Lazy matches such a model bit for bit or
+# only in its first step.
+Model = namedtuple("Model", "name build chaotic", defaults=(False,))
 
 SEQUENCE_BATCH, SEQUENCE_LENGTH, D_MODEL = 4, 6, 16
 
@@ -114,12 +120,12 @@ SEQUENCE_MODELS = [
 ]
 
 VISION_MODELS = [
-    Model("mobilenet_v2", lambda: _vision("mobilenet_v2")),
-    Model("mobilenet_v3_small", lambda: _vision("mobilenet_v3_small")),
+    Model("mobilenet_v2", lambda: _vision("mobilenet_v2"), chaotic=True),
+    Model("mobilenet_v3_small", lambda: _vision("mobilenet_v3_small"), chaotic=True),
     Model("resnet18", lambda: _vision("resnet18")),
-    Model("shufflenet_v2", lambda: _vision("shufflenet_v2_x0_5")),
+    Model("shufflenet_v2", lambda: _vision("shufflenet_v2_x0_5"), chaotic=True),
     Model("squeezenet", lambda: _vision("squeezenet1_1")),
-    Model("mnasnet", lambda: _vision("mnasnet0_5")),
+    Model("mnasnet", lambda: _vision("mnasnet0_5"), chaotic=True),
 ]
 
 MODELS = {m.name: m for m in SEQUENCE_MODELS + VISION_MODELS}
@@ -179,37 +185,64 @@ def init_lazy(backend):
         ltc_plugins.init(backend)
 
 
-def _relative_difference(a, b):
+def _relative_difference(a, b, floor=1e-6):
+    """max |a - b| relative to max |a|, or to `floor` where that is smaller."""
     if not a.is_floating_point():
         return 0.0 if torch.equal(a, b) else math.inf
-    scale = max(a.abs().max().item(), 1e-6) if a.numel() else 1.0
-    return (a - b).abs().max().item() / scale if a.numel() else 0.0
+    if not a.numel():
+        return 0.0
+    return (a - b).abs().max().item() / max(a.abs().max().item(), floor)
+
+
+def _gradients_and_buffers(training):
+    return ({name: p.grad.detach().to("cpu").clone() for name, p in
+             training.model.named_parameters() if p.grad is not None},
+            {name: b.detach().to("cpu").clone() for name, b in training.model.named_buffers()})
+
+
+def _differences(eager, lazy, floor=1e-6):
+    return {key: _relative_difference(value, lazy[key], floor) for key, value in eager.items()}
 
 
 def compare(name, steps=3, optimizer="sgd", backend="ts_cpu"):
-    """Trains `name` on eager, then on lazy: losses, per-step fallbacks and
-    the relative difference of each parameter and buffer at the end."""
+    """Trains `name` on eager, then on lazy: losses, per-step fallbacks, the
+    gradients and buffers after the first step and the parameters and
+    buffers at the end, each as its largest difference from eager's
+    relative to its own magnitude. A gradient's is relative to the model's
+    largest gradient where its own is under a thousandth of that: some
+    gradients are zero but for rounding (a bias that a BatchNorm after it
+    cancels: MobileNetV2's features.1.conv.2.bias, 7e-7 where the largest
+    is 26, differs by 9e-7 under LibTorch 2.11, whose eager BatchNorm
+    backward is another kernel than the lazy core's)."""
     import torch._lazy
     import torch._lazy.metrics
     eager = build(name, optimizer, "cpu")
-    eager_losses = [eager.step().item() for _ in range(steps)]
+    eager_losses = [eager.step().item()]
+    eager_first = _gradients_and_buffers(eager)
+    eager_losses += [eager.step().item() for _ in range(steps - 1)]
 
     init_lazy(backend)
     lazy = build(name, optimizer, "lazy")
     torch._lazy.mark_step()  # the upload of weights and data is no step
     torch._lazy.metrics.reset()
     lazy_losses, fallbacks = [], []
-    for _ in range(steps):
+    for step in range(steps):
         before = fallback_counts()
         loss = lazy.step()
         torch._lazy.mark_step()
         lazy_losses.append(loss.detach().to("cpu").item())
         fallbacks.append(_delta(before, fallback_counts()))
-    eager_state = eager.model.state_dict()
-    differences = {key: _relative_difference(eager_state[key], value.detach().to("cpu"))
-                   for key, value in lazy.model.state_dict().items()}
-    return {"model": name, "optimizer": optimizer, "eager_losses": eager_losses,
-            "lazy_losses": lazy_losses, "fallbacks": fallbacks, "state_differences": differences}
+        if step == 0:
+            lazy_first = _gradients_and_buffers(lazy)
+    largest_gradient = max(g.abs().max().item() for g in eager_first[0].values())
+    state = lambda training: {k: v.detach().to("cpu") for k, v in  # noqa: E731
+                              training.model.state_dict().items()}
+    return {"model": name, "optimizer": optimizer, "chaotic": MODELS[name].chaotic,
+            "eager_losses": eager_losses, "lazy_losses": lazy_losses, "fallbacks": fallbacks,
+            "first_step_gradients": _differences(eager_first[0], lazy_first[0],
+                                                 1e-3 * largest_gradient),
+            "first_step_buffers": _differences(eager_first[1], lazy_first[1]),
+            "state_differences": _differences(state(eager), state(lazy))}
 
 
 def main():
