@@ -468,7 +468,8 @@ def main():
     parser.add_argument("--backends", default=",".join(workloads.DEFAULT_BACKENDS),
                         help="comma-separated, from: " + ", ".join(workloads.BACKENDS))
     parser.add_argument("--workloads", default="",
-                        help="comma-separated workload names (mlp, cnn, transformer); "
+                        help="comma-separated workload names (mlp, cnn, transformer, and the model "
+                             "zoo: " + ", ".join(workloads.ZOO_WORKLOADS) + "); "
                              "default: all")
     parser.add_argument("--omp-wait-policy", choices=OMP_WAIT_POLICIES, default="passive",
                         help='OMP_WAIT_POLICY of the workers, "default" leaves it unset '

@@ -8,22 +8,25 @@
 #   tests/torch2/run.sh [pytest arguments]
 # Environment: BASE_PYTHON (makes the venv; default Debian's /usr/bin/python3,
 # not whichever python3 is first on PATH), VENV
-# (.venv-torch2), TORCH_SPEC (torch==2.11.0), BUILD (build-torch2),
+# (.venv-torch2), TORCH_SPEC (torch==2.11.0), TORCHVISION_SPEC
+# (torchvision==0.26.0), BUILD (build-torch2),
 # REF_CPU_FROM (build/lib/ltc-plugins: the ref_cpu binary to test).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BASE_PYTHON=${BASE_PYTHON:-/usr/bin/python3}
 VENV=${VENV:-.venv-torch2}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.11.0}
+# The torchvision built for that torch (tests/python/model_zoo.py).
+TORCHVISION_SPEC=${TORCHVISION_SPEC:-torchvision==0.26.0}
 BUILD=${BUILD:-build-torch2}
 
 if [ ! -x "$VENV/bin/python" ]; then "$BASE_PYTHON" -m venv "$VENV"; fi
 PYTHON="$PWD/$VENV/bin/python"
-if ! "$PYTHON" -c 'import torch, pytest, expecttest, matplotlib, sklearn, scikit_build_core' \
+if ! "$PYTHON" -c 'import torch, torchvision, pytest, expecttest, matplotlib, sklearn, scikit_build_core' \
     2>/dev/null; then
   echo "tests/torch2/run.sh: installing $TORCH_SPEC into $VENV"
-  "$PYTHON" -m pip install -q "$TORCH_SPEC" numpy pytest expecttest==0.1.6 matplotlib scikit-learn \
-    scikit-build-core==0.11.6
+  "$PYTHON" -m pip install -q "$TORCH_SPEC" "$TORCHVISION_SPEC" numpy pytest expecttest==0.1.6 \
+    matplotlib scikit-learn scikit-build-core==0.11.6
 fi
 "$PYTHON" -c 'import torch; print("testing against torch", torch.__version__)'
 
