@@ -80,12 +80,14 @@ Tensor Hardtanh(const Tensor& self, const Scalar& min, const Scalar& max) {
   return at::clamp(self, min, max);
 }
 
-// The vectorised CPU kernel's mask (min < x < max): a NaN input has a zero
-// gradient (its scalar tail would pass the gradient through).
+// g where min < x < max, else 0: two threshold_backward (x <= t ? 0 : g),
+// each one vectorised kernel (MobileNetV2 runs 35 a step; masked_fill took
+// 11 ms of its 123). A NaN input passes the gradient, as the CPU kernel's
+// scalar tail does (its vectorised body gives 0).
 Tensor HardtanhBackward(const Tensor& grad_output, const Tensor& self, const Scalar& min,
                         const Scalar& max) {
-  const Tensor inside = at::bitwise_and(at::gt(self, min), at::lt(self, max));
-  return at::masked_fill(grad_output, Not(inside), 0);
+  const Tensor above_min = at::threshold_backward(grad_output, self, min);
+  return at::threshold_backward(above_min, at::neg(self), -max.toDouble());
 }
 
 // x * min(max(x + 3, 0), 6) / 6.
