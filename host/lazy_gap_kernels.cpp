@@ -49,11 +49,12 @@ Tensor Select(const Tensor& condition, const Tensor& a, const Tensor& b) {
       at::infer_size(at::infer_size(condition.sizes(), a.sizes()), b.sizes());
   const Tensor a_full = BroadcastTo(a.to(dtype), shape);
   const Tensor b_full = BroadcastTo(b.to(dtype), shape);
-  if (dtype == at::kBool) {
-    const Tensor chosen = BroadcastTo(condition.to(at::kBool), shape);
-    return at::bitwise_or(at::bitwise_and(a_full, chosen), at::bitwise_and(b_full, Not(chosen)));
-  }
   const Tensor chosen = condition.to(at::kBool);
+  if (dtype == at::kBool) {
+    const Tensor chosen_full = BroadcastTo(chosen, shape);
+    return at::bitwise_or(at::bitwise_and(a_full, chosen_full),
+                          at::bitwise_and(b_full, Not(chosen_full)));
+  }
   return at::add(at::masked_fill(a_full, Not(chosen), -0.0), at::masked_fill(b_full, chosen, -0.0));
 }
 
@@ -268,7 +269,7 @@ Tensor SafeSoftmax(const Tensor& self, int64_t dim, c10::optional<at::ScalarType
 }
 
 struct GapKernel {
-  const char* name;      // "aten::hardtanh"
+  const char* name;      // "hardtanh", in namespace aten
   const char* overload;  // "" or "Tensor"
   void (*impl)(torch::Library& library, const char* schema_name);
 };
@@ -287,31 +288,32 @@ void Boxed(torch::Library& library, const char* schema_name) {
 // tests/python/model_zoo.py under LibTorch 1.13 and 2.11 and reading the
 // lazy core's aten::* fallback counters.
 const GapKernel kGapKernels[] = {
-    {"aten::split_copy", "Tensor", Boxed<SplitBoxed>},
-    {"aten::split_with_sizes_copy", "", Boxed<SplitWithSizesBoxed>},
-    {"aten::unbind_copy", "int", Boxed<UnbindBoxed>},
-    {"aten::unsafe_split", "Tensor", Boxed<SplitBoxed>},
-    {"aten::unsafe_split_with_sizes", "", Boxed<SplitWithSizesBoxed>},
-    {"aten::hardtanh", "", Unboxed<Hardtanh>},
-    {"aten::hardtanh_backward", "", Unboxed<HardtanhBackward>},
-    {"aten::hardswish", "", Unboxed<Hardswish>},
-    {"aten::hardswish_backward", "", Unboxed<HardswishBackward>},
-    {"aten::hardsigmoid_backward", "", Unboxed<HardsigmoidBackward>},
-    {"aten::mse_loss", "", Unboxed<MseLoss>},
-    {"aten::mse_loss_backward", "", Unboxed<MseLossBackward>},
-    {"aten::huber_loss", "", Unboxed<HuberLoss>},
-    {"aten::huber_loss_backward", "", Unboxed<HuberLossBackward>},
-    {"aten::xlogy", "Tensor", Unboxed<Xlogy>},
-    {"aten::sign", "", Unboxed<Sign>},
-    {"aten::where", "self", Unboxed<Where>},
-    {"aten::lerp", "Scalar", Unboxed<LerpScalar>},
-    {"aten::lerp", "Tensor", Unboxed<LerpTensor>},
-    {"aten::all", "dim", Unboxed<AllDim>},
-    {"aten::isneginf", "", Unboxed<Isneginf>},
-    {"aten::_safe_softmax", "", Unboxed<SafeSoftmax>},
+    {"split_copy", "Tensor", Boxed<SplitBoxed>},
+    {"split_with_sizes_copy", "", Boxed<SplitWithSizesBoxed>},
+    {"unbind_copy", "int", Boxed<UnbindBoxed>},
+    {"unsafe_split", "Tensor", Boxed<SplitBoxed>},
+    {"unsafe_split_with_sizes", "", Boxed<SplitWithSizesBoxed>},
+    {"hardtanh", "", Unboxed<Hardtanh>},
+    {"hardtanh_backward", "", Unboxed<HardtanhBackward>},
+    {"hardswish", "", Unboxed<Hardswish>},
+    {"hardswish_backward", "", Unboxed<HardswishBackward>},
+    {"hardsigmoid_backward", "", Unboxed<HardsigmoidBackward>},
+    {"mse_loss", "", Unboxed<MseLoss>},
+    {"mse_loss_backward", "", Unboxed<MseLossBackward>},
+    {"huber_loss", "", Unboxed<HuberLoss>},
+    {"huber_loss_backward", "", Unboxed<HuberLossBackward>},
+    {"xlogy", "Tensor", Unboxed<Xlogy>},
+    {"sign", "", Unboxed<Sign>},
+    {"where", "self", Unboxed<Where>},
+    {"lerp", "Scalar", Unboxed<LerpScalar>},
+    {"lerp", "Tensor", Unboxed<LerpTensor>},
+    {"all", "dim", Unboxed<AllDim>},
+    {"isneginf", "", Unboxed<Isneginf>},
+    {"_safe_softmax", "", Unboxed<SafeSoftmax>},
 };
 
-std::string FullName(const GapKernel& kernel) {
+// "split_copy.Tensor": the name torch::Library takes (in its namespace).
+std::string SchemaName(const GapKernel& kernel) {
   return *kernel.overload ? std::string(kernel.name) + "." + kernel.overload : kernel.name;
 }
 
@@ -325,15 +327,16 @@ const std::vector<std::string>& RegisterLazyGapKernels() {
                                        __FILE__, __LINE__);
     std::vector<std::string> names;
     for (const GapKernel& kernel : kGapKernels) {
-      const std::string name = FullName(kernel);
-      const auto op = c10::Dispatcher::singleton().findSchema({kernel.name, kernel.overload});
+      const std::string schema_name = SchemaName(kernel);
+      const std::string name = "aten::" + schema_name;
+      const auto op = c10::Dispatcher::singleton().findSchema(
+          {std::string("aten::") + kernel.name, kernel.overload});
       if (!op) {
         LogDebug("lazy gap kernels: " + name + " is not an operator of this LibTorch");
       } else if (op->hasKernelForDispatchKey(c10::DispatchKey::Lazy)) {
         LogDebug("lazy gap kernels: " + name + " is lowered by the lazy core; not replaced");
       } else {
-        // The schema name without "aten::", which the library adds.
-        kernel.impl(*library, name.c_str() + 6);
+        kernel.impl(*library, schema_name.c_str());
         names.push_back(name);
       }
     }

@@ -200,6 +200,10 @@ def _gradients_and_buffers(training):
             {name: b.detach().to("cpu").clone() for name, b in training.model.named_buffers()})
 
 
+def _state(training):
+    return {key: value.detach().to("cpu") for key, value in training.model.state_dict().items()}
+
+
 def _differences(eager, lazy, floor=1e-6):
     return {key: _relative_difference(value, lazy[key], floor) for key, value in eager.items()}
 
@@ -235,14 +239,12 @@ def compare(name, steps=3, optimizer="sgd", backend="ts_cpu"):
         if step == 0:
             lazy_first = _gradients_and_buffers(lazy)
     largest_gradient = max(g.abs().max().item() for g in eager_first[0].values())
-    state = lambda training: {k: v.detach().to("cpu") for k, v in  # noqa: E731
-                              training.model.state_dict().items()}
     return {"model": name, "optimizer": optimizer, "chaotic": MODELS[name].chaotic,
             "eager_losses": eager_losses, "lazy_losses": lazy_losses, "fallbacks": fallbacks,
             "first_step_gradients": _differences(eager_first[0], lazy_first[0],
                                                  1e-3 * largest_gradient),
             "first_step_buffers": _differences(eager_first[1], lazy_first[1]),
-            "state_differences": _differences(state(eager), state(lazy))}
+            "state_differences": _differences(_state(eager), _state(lazy))}
 
 
 def main():
