@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
+#include <unordered_map>
 #include <utility>
 
 namespace ltc::host {
@@ -304,6 +305,12 @@ std::vector<std::string> ChooseFormats(const PluginClient& client, const char* r
   return formats;
 }
 
+// LTC_DONATE=0 turns donation off (plugin_backend.h, Donation).
+bool DonationEnabled() {
+  const char* setting = std::getenv("LTC_DONATE");
+  return setting == nullptr || std::strcmp(setting, "0") != 0;
+}
+
 // A lazy-core scalar as buffer_from_scalar takes it.
 struct ScalarValue {
   DLDataType dtype;
@@ -382,7 +389,8 @@ PluginBackend::PluginBackend(std::unique_ptr<PluginClient> client)
     : client_(std::move(client)),
       formats_(ChooseFormats(*client_, std::getenv("LTC_GRAPH_FORMAT"))),
       annotate_types_(std::find(formats_.begin(), formats_.end(), LTC_GRAPH_FORMAT_PORTABLE) !=
-                      formats_.end()) {
+                      formats_.end()),
+      donate_(client_->plugin().agreed_minor() >= 1 && DonationEnabled()) {
   const DLDeviceType fallback = client_->eager_fallback_device();
   TORCH_CHECK(fallback == kDLCPU || fallback == kDLCUDA, "plugin ", name(),
               " names an eager fallback device this host cannot use (DLPack type ",
@@ -598,6 +606,14 @@ PluginBackend::CompiledGraph PluginBackend::CompileGraph(
 std::vector<BackendDataPtr> PluginBackend::ExecuteComputation(
     ComputationPtr computation, c10::ArrayRef<BackendDataPtr> arguments,
     const BackendDevice& device) const {
+  // The lazy core's sync: `arguments` is its own list of the graph's data.
+  return ExecuteGraph(computation, arguments, device, /*donate=*/true);
+}
+
+std::vector<BackendDataPtr> PluginBackend::ExecuteGraph(const ComputationPtr& computation,
+                                                        c10::ArrayRef<BackendDataPtr> arguments,
+                                                        const BackendDevice& device,
+                                                        bool donate) const {
   std::vector<std::weak_ptr<PluginData>> placeholders = std::exchange(t_placeholders, {});
   const std::string placeholder_failure = std::exchange(t_placeholder_failure, {});
   const auto* graph = dynamic_cast<const GraphComputation*>(computation.get());
@@ -611,7 +627,7 @@ std::vector<BackendDataPtr> PluginBackend::ExecuteComputation(
   if (profiling && !at::hasThreadLocalCallbacks()) on_worker_thread.emplace(*profiling);
   try {
     if (!placeholder_failure.empty()) throw std::runtime_error(placeholder_failure);
-    return Run(computation, arguments, device, placeholders);
+    return Run(computation, arguments, device, placeholders, donate);
   } catch (const LostValue& error) {
     TORCH_LAZY_COUNTER("PluginExecuteFailed", 1);
     const auto lost = std::make_shared<ExecutionResults>();
@@ -641,9 +657,31 @@ std::vector<BackendDataPtr> PluginBackend::ExecuteComputation(
   }
 }
 
+std::vector<bool> PluginBackend::Donatable(c10::ArrayRef<BackendDataPtr> arguments,
+                                          const std::vector<PluginData::State>& states) const {
+  std::unordered_map<const LtcBuffer*, int> uses;
+  for (const PluginData::State& state : states) ++uses[state.get()];
+  std::vector<bool> donated(arguments.size(), false);
+  size_t count = 0;
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    // One reference to the data (the caller's list), two to its buffer (the
+    // data's own and the copy in `states`), one use in the call. Last, what
+    // the plugin holds no data of (a result of a failed asynchronous
+    // execution) fails the call for its own reason, donated or not.
+    donated[i] = arguments[i].use_count() == 1 && states[i].buffer.use_count() == 2 &&
+                 uses[states[i].get()] == 1 && !AsPluginData(arguments[i]).scalar &&
+                 client_->Info(states[i].get()).has_data;
+    count += donated[i];
+  }
+  if (count == 0) return {};
+  TORCH_LAZY_COUNTER("PluginDonatedArguments", count);
+  return donated;
+}
+
 std::vector<BackendDataPtr> PluginBackend::Run(
     const ComputationPtr& computation, c10::ArrayRef<BackendDataPtr> arguments,
-    const BackendDevice& device, const std::vector<std::weak_ptr<PluginData>>& expected) const {
+    const BackendDevice& device, const std::vector<std::weak_ptr<PluginData>>& expected,
+    bool donate) const {
   RECORD_FUNCTION("ltc::execute", std::vector<c10::IValue>());
   TORCH_LAZY_COUNTER("PluginExecute", 1);
   const auto* compiled = dynamic_cast<const PluginComputation*>(computation.get());
@@ -665,10 +703,18 @@ std::vector<BackendDataPtr> PluginBackend::Run(
                 " has no value: nothing computed it");
     buffers.push_back(states.back().get());
   }
+  const std::vector<bool> donated = donate && donate_ ? Donatable(arguments, states)
+                                                     : std::vector<bool>();
   std::vector<Buffer> results;
   try {
-    results = client_->Execute(executable.executable, buffers);
+    results = client_->Execute(executable.executable, buffers, donated);
   } catch (const PluginError& error) {
+    // A donated argument the failed execution left without data is lost,
+    // and so are the tensors the graph computes from it.
+    for (size_t i = 0; i < donated.size(); ++i) {
+      if (!donated[i] || client_->Info(buffers[i]).has_data) continue;
+      throw LostValue(i, std::string("it was donated to a graph that failed: ") + error.what());
+    }
     // An argument an asynchronous failure left without data (reported by
     // client_synchronize, say) is lost, and so is every result of its
     // execution: say so, rather than keep the graph to run again.
@@ -709,8 +755,9 @@ void PluginBackend::RunAgain(const PluginData& data) const {
   std::lock_guard<std::mutex> lock(run->mutex);
   if (data.HasValue()) return;
   TORCH_LAZY_COUNTER("PluginRunAgain", 1);
+  // run->arguments is the only list of them: the sync that failed made it.
   const std::vector<BackendDataPtr> results =
-      Run(run->computation, run->arguments, run->device, run->outputs);
+      Run(run->computation, run->arguments, run->device, run->outputs, /*donate=*/true);
   for (size_t i = 0; i < results.size() && i < run->outputs.size(); ++i) {
     if (const std::shared_ptr<PluginData> output = run->outputs[i].lock()) {
       output->Assign(*results[i]);
@@ -781,8 +828,10 @@ std::vector<at::Tensor> PluginBackend::RunComputation(
       arguments.push_back(MakeComputationDataFromScalar(input.toScalar(), device));
     }
   }
+  // The uploads may alias `inputs`, which stay the caller's: no donation.
   std::vector<at::Tensor> results;
-  for (const BackendDataPtr& result : ExecuteComputation(computation, arguments, device)) {
+  for (const BackendDataPtr& result :
+       ExecuteGraph(computation, arguments, device, /*donate=*/false)) {
     at::Tensor tensor = MakeTensorFromComputationData(result, c10::nullopt);
     results.push_back(eager_fallback_ == at::kCPU ? tensor : tensor.to(eager_fallback_));
   }

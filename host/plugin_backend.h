@@ -167,6 +167,19 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
   // again at the device's next sync; the host drops that copy at its next
   // entry on the same thread (DropStaleFailure).
 
+  // Donation (ABI 2.1). A sync donates an argument to the plugin when
+  // nothing but the sync itself can ever read it again: the lazy core's
+  // argument list holds the only reference to its data, which shares its
+  // buffer with no other data (the scalar cache, a user tensor, an alias,
+  // an IR node of a live tensor, a failed run kept to run again: each holds
+  // one), it is no other argument of the call, and the plugin holds data
+  // for it. The parameters and optimizer state an update replaces are such
+  // arguments: the plugin may then write the update into them. If the
+  // execution fails and the plugin says a donated argument lost its data,
+  // the tensors computed from it are lost too, and say so. LTC_DONATE=0
+  // turns donation off; a plugin older than 2.1 is sent none. Counter
+  // PluginDonatedArguments.
+
   // For ltc::run_cached_graph: runs a compiled graph on host values
   // (tensors are uploaded, numbers become scalar buffers) and returns its
   // results on the eager fallback device.
@@ -194,15 +207,25 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
  private:
   int32_t Ordinal(const torch::lazy::BackendDevice& device) const;
 
+  // ExecuteComputation, donating (`donate`) what the Donation rules allow.
+  std::vector<torch::lazy::BackendDataPtr> ExecuteGraph(
+      const torch::lazy::ComputationPtr& computation,
+      c10::ArrayRef<torch::lazy::BackendDataPtr> arguments,
+      const torch::lazy::BackendDevice& device, bool donate) const;
   // Runs `computation` on the plugin: first the failed runs its arguments
   // wait for, then the graph. `expected`: the lazy core's placeholders for
   // its outputs (empty where it made none), whose dtypes and shapes the
-  // results are checked against.
+  // results are checked against. `donate`: `arguments` is the caller's
+  // only list of them, so the Donation rules apply.
   std::vector<torch::lazy::BackendDataPtr> Run(
       const torch::lazy::ComputationPtr& computation,
       c10::ArrayRef<torch::lazy::BackendDataPtr> arguments,
       const torch::lazy::BackendDevice& device,
-      const std::vector<std::weak_ptr<PluginData>>& expected) const;
+      const std::vector<std::weak_ptr<PluginData>>& expected, bool donate) const;
+  // Per argument: whether the Donation rules let this call donate it.
+  // `states` are the arguments' states, copied by the caller.
+  std::vector<bool> Donatable(c10::ArrayRef<torch::lazy::BackendDataPtr> arguments,
+                              const std::vector<PluginData::State>& states) const;
   // Runs `data`'s failed run again, if it has one and no other thread just
   // did; throws its error if it fails again.
   void RunAgain(const PluginData& data) const;
@@ -228,6 +251,8 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
   std::vector<std::string> formats_;
   // Whether lowering types the graph's values (for LTC_GRAPH_FORMAT_PORTABLE).
   bool annotate_types_ = false;
+  // Whether syncs donate (see Donation).
+  bool donate_ = false;
   mutable std::mutex scalar_mutex_;
   // Key: dtype and ordinal, then the bits of the int and double values.
   // Emptied when it reaches kMaxScalarBuffers, so scalars that change every

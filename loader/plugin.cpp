@@ -28,8 +28,9 @@ using loader_internal::NewArgs;
 // newer than the host must still hold every slot the host knows.
 constexpr size_t kMinimumStructSize[] = {
     LTC_PLUGIN_API_STRUCT_SIZE_2_0,
-#ifdef LTC_PLUGIN_API_STRUCT_SIZE_2_1  // tests/abi_next: the simulated 2.1 header
-    LTC_PLUGIN_API_STRUCT_SIZE_2_1,
+    LTC_PLUGIN_API_STRUCT_SIZE_2_0,  // 2.1 appended no slot
+#ifdef LTC_PLUGIN_API_STRUCT_SIZE_2_2  // tests/abi_next: the simulated 2.2 header
+    LTC_PLUGIN_API_STRUCT_SIZE_2_2,
 #endif
 };
 static_assert(std::size(kMinimumStructSize) == LTC_PLUGIN_ABI_MINOR + 1,

@@ -4,6 +4,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <memory>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "internal.h"
@@ -416,8 +420,18 @@ Executable PluginClient::Compile(std::string_view format, std::string_view graph
 }
 
 std::vector<Buffer> PluginClient::Execute(const Executable& executable,
-                                          const std::vector<LtcBuffer*>& arguments) const {
+                                          const std::vector<LtcBuffer*>& arguments,
+                                          const std::vector<bool>& donated) const {
+  if (!donated.empty() && donated.size() != arguments.size()) {
+    throw std::invalid_argument("Execute: " + std::to_string(donated.size()) +
+                                " donation flags for " + std::to_string(arguments.size()) +
+                                " arguments");
+  }
   std::vector<LtcBuffer*> results(executable.num_results(), nullptr);
+  // bool[] as the ABI takes it (std::vector<bool> has no data()).
+  const std::unique_ptr<bool[]> flags =
+      donated.empty() ? nullptr : std::make_unique<bool[]>(donated.size());
+  std::copy(donated.begin(), donated.end(), flags.get());
   auto args = NewArgs<LtcExecutableExecuteArgs>(LTC_EXECUTABLE_EXECUTE_ARGS_STRUCT_SIZE);
   args.client = client_;
   args.executable = executable.get();
@@ -425,6 +439,7 @@ std::vector<Buffer> PluginClient::Execute(const Executable& executable,
   args.num_arguments = arguments.size();
   args.out_results = results.data();
   args.num_results = results.size();
+  args.donated_arguments = flags.get();
   Invoke("execute", plugin_->api().executable_execute, &args);
   // Own every result before judging any, so none leaks.
   std::vector<Buffer> owned;

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "abi_next/guarded.h"
 #include "loader_test_util.h"
 
 namespace ltc {
@@ -32,7 +33,7 @@ std::string PrintCase(const ::testing::TestParamInfo<BadCase>& info) {
 std::vector<BadCase> BadCases() {
   const std::string too_short =
       "malformed table: struct_size is " + std::to_string(LTC_PLUGIN_API_STRUCT_SIZE_2_0 - 8) +
-      " but ABI 2.0 needs at least " + std::to_string(LTC_PLUGIN_API_STRUCT_SIZE_2_0);
+      " but ABI " + HostAbi() + " needs at least " + std::to_string(LTC_PLUGIN_API_STRUCT_SIZE_2_0);
   const std::string not_elf =
       "not loadable: " + CaseLibrary("not_elf").string() + ": invalid ELF header";
   const std::string missing_dep =
@@ -217,6 +218,80 @@ TEST_F(GoodPlugin, IdentityGraphReturnsCopiesOfItsArguments) {
   const ClientStats stats = Stats();
   EXPECT_EQ(stats.live_buffers, 0u);
   EXPECT_EQ(stats.live_executables, 0u);
+}
+
+// Donation (since 2.1): a donated argument is the plugin's from then on.
+TEST_F(GoodPlugin, DonatedArgumentHoldsNoDataAfterASuccessfulExecute) {
+  Open("good");
+  const Executable executable = client().Compile("test-identity", "2", "", 0);
+  const Buffer a = FromHost({1, 2, 3}, {3});
+  const Buffer b = FromHost({4}, {1});
+  const std::vector<Buffer> results =
+      client().Execute(executable, {a.get(), b.get()}, {true, false});
+  EXPECT_EQ(ToHost<float>(results[0]), (std::vector<float>{1, 2, 3}));
+  EXPECT_FALSE(client().Info(a.get()).has_data);
+  EXPECT_TRUE(client().Info(b.get()).has_data);
+
+  const PluginError read = CaughtPluginError([&] { client().ToHost(a.get()); });
+  EXPECT_EQ(read.code(), LTC_ERROR_FAILED_PRECONDITION);
+  EXPECT_THAT(read.message(), HasSubstr("donated"));
+  const PluginError reused = CaughtPluginError([&] { client().Execute(executable, {a.get(), b.get()}); });
+  EXPECT_EQ(reused.code(), LTC_ERROR_FAILED_PRECONDITION);
+  EXPECT_THAT(reused.message(), HasSubstr("argument 0 holds no data: it was donated"));
+  EXPECT_EQ(ToHost<float>(b), std::vector<float>{4});
+  EXPECT_EQ(Stats().live_buffers, 4u) << "the caller still destroys a donated buffer";
+}
+
+TEST_F(GoodPlugin, ABufferDonatedAndPassedTwiceIsRefusedAndKept) {
+  Open("good");
+  const Executable executable = client().Compile("test-identity", "2", "", 0);
+  const Buffer a = FromHost({1, 2}, {2});
+  for (const std::vector<bool>& donated : {std::vector<bool>{true, false}, {false, true}}) {
+    const PluginError twice =
+        CaughtPluginError([&] { client().Execute(executable, {a.get(), a.get()}, donated); });
+    EXPECT_EQ(twice.code(), LTC_ERROR_INVALID_ARGUMENT);
+    EXPECT_THAT(twice.message(), HasSubstr("is donated but its buffer is also argument"));
+  }
+  EXPECT_EQ(Stats().executes, 0u);
+  EXPECT_EQ(ToHost<float>(a), (std::vector<float>{1, 2}));
+  // Passed twice without donating is fine.
+  EXPECT_EQ(client().Execute(executable, {a.get(), a.get()}).size(), 2u);
+}
+
+TEST_F(GoodPlugin, DonationFlagsMustMatchTheArguments) {
+  Open("good");
+  const Executable executable = client().Compile("test-identity", "2", "", 0);
+  const Buffer a = FromHost({1}, {1});
+  EXPECT_THROW(client().Execute(executable, {a.get(), a.get()}, {true}), std::invalid_argument);
+  EXPECT_TRUE(client().Info(a.get()).has_data);
+}
+
+// What a 2.0 host sends: execute's args end before donated_arguments (a
+// guard page follows them), so this 2.1 plugin reads no flags and donates
+// nothing.
+TEST_F(GoodPlugin, TwoZeroSizedExecuteArgsDonateNothing) {
+  Open("good");
+  const Executable executable = client().Compile("test-identity", "1", "", 0);
+  const Buffer a = FromHost({5, 6}, {2});
+  struct TwoZeroArgs {
+    unsigned char bytes[LTC_EXECUTABLE_EXECUTE_ARGS_STRUCT_SIZE_2_0];
+  };
+  const test::Guarded<TwoZeroArgs> memory;
+  auto* args = reinterpret_cast<LtcExecutableExecuteArgs*>(memory.get());
+  LtcBuffer* arguments[] = {a.get()};
+  LtcBuffer* results[] = {nullptr};
+  args->struct_size = LTC_EXECUTABLE_EXECUTE_ARGS_STRUCT_SIZE_2_0;
+  args->client = client().get();
+  args->executable = executable.get();
+  args->arguments = arguments;
+  args->num_arguments = 1;
+  args->out_results = results;
+  args->num_results = 1;
+  client().Check("executable_execute", client().plugin().api().executable_execute(args));
+  const Buffer result(client(), results[0]);
+  EXPECT_TRUE(client().Info(a.get()).has_data);
+  EXPECT_EQ(ToHost<float>(a), (std::vector<float>{5, 6}));
+  EXPECT_EQ(ToHost<float>(result), (std::vector<float>{5, 6}));
 }
 
 TEST_F(GoodPlugin, ScalarBecomesAZeroDimBuffer) {

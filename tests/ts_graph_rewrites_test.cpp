@@ -254,5 +254,45 @@ TEST(GraphRewrites, ScratchValuesAreUpdatedInPlace) {
   }
 }
 
+// An SGD step whose parameter and momentum buffer the host donated.
+const char* kDonatedStep = R"IR(
+graph(%p : Tensor, %buf : Tensor, %g : Tensor, %alpha : int, %lr : float):
+  %new_buf : Tensor = aten::add(%buf, %g, %alpha)
+  %new_p : Tensor = aten::add(%p, %new_buf, %lr)
+  %h : Tensor = aten::mul(%g, %g)
+  return (%new_buf, %new_p, %h))IR";
+
+TEST(GraphRewrites, DonatedInputsAreUpdatedInPlaceAndNothingElse) {
+  const auto inputs = [] {
+    return std::vector<c10::IValue>{torch::randn({3, 3}), torch::randn({3, 3}),
+                                    torch::randn({3, 3}), int64_t{1}, -0.1};
+  };
+  const std::vector<c10::IValue> original = inputs();
+  const auto expected = Execute(Parse(kDonatedStep), original);
+
+  auto graph = Parse(kDonatedStep);
+  EXPECT_EQ(UpdateScratchValuesInPlace(*graph, {true, true, false, false, false}), 2);
+  std::vector<c10::IValue> donated;
+  for (const c10::IValue& input : original) {
+    donated.push_back(input.isTensor() ? c10::IValue(input.toTensor().clone()) : input);
+  }
+  const at::Tensor p = donated[0].toTensor();
+  const at::Tensor buf = donated[1].toTensor();
+  const at::Tensor g = donated[2].toTensor();
+  const auto results = Execute(graph, donated);
+  ExpectSameResults(results, expected);
+  EXPECT_EQ(results[0].data_ptr(), buf.data_ptr()) << "the momentum buffer, in place";
+  EXPECT_EQ(results[1].data_ptr(), p.data_ptr()) << "the parameter, in place";
+  EXPECT_TRUE(torch::equal(g, original[2].toTensor())) << "g was not donated";
+
+  // Without flags, or with only g donated (read twice): inputs stay.
+  for (const std::vector<bool>& flags :
+       {std::vector<bool>{}, std::vector<bool>{false, false, true, false, false}}) {
+    auto kept = Parse(kDonatedStep);
+    EXPECT_EQ(UpdateScratchValuesInPlace(*kept, flags), 0);
+    ExpectSameResults(ExecuteLeavingInputsAlone(kept, original), expected);
+  }
+}
+
 }  // namespace
 }  // namespace ltc::torchscript

@@ -275,6 +275,7 @@ class SkeletonClient : public ltc::plugin::Client {
 
   void execute(ltc::plugin::Executable& executable, int32_t,
                const std::vector<ltc::plugin::Buffer*>& arguments,
+               const std::vector<bool>& /*donated: nothing reused; the adapter empties them*/,
                std::vector<std::unique_ptr<ltc::plugin::Buffer>>& results) override {
     std::vector<Value> outputs = static_cast<SkeletonExecutable&>(executable).Run(arguments);
     for (size_t i = 0; i < outputs.size(); ++i) {

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <new>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 
 // The objects behind the ABI's opaque handles.
@@ -33,6 +34,11 @@ struct LtcClient {
 
 struct LtcBuffer {
   std::unique_ptr<ltc::plugin::Buffer> impl;
+  // Set by a successful execute that donated it (since 2.1): it holds no
+  // data from then on, whatever the plugin did with its memory.
+  bool donated = false;
+
+  bool has_data() const { return !donated && impl->has_data(); }
 };
 
 struct LtcExecutable {
@@ -359,6 +365,12 @@ LtcError* ClientGetStats(LtcClientGetStatsArgs* args) {
 
 // -- Buffers.
 
+// Why `buffer` holds no data, for messages.
+std::string NoDataReason(const LtcBuffer& buffer) {
+  return buffer.donated ? "holds no data: it was donated to an execution"
+                        : "holds no data (a placeholder, or the result of a failed execution)";
+}
+
 LtcError* BufferFromHost(LtcBufferFromHostArgs* args) {
   // The tensor is ours from the start, whatever happens: release it here
   // unless the plugin took it. A struct too small to be read cannot be
@@ -404,11 +416,9 @@ LtcError* BufferCreatePlaceholder(LtcBufferCreatePlaceholderArgs* args) {
 LtcError* BufferToHost(LtcBufferToHostArgs* args) {
   return Slot(args, [](LtcBufferToHostArgs& a) {
     LtcClient& client = Deref(a.client, "client");
-    Buffer& buffer = *Deref(a.buffer, "buffer").impl;
-    if (!buffer.has_data()) {
-      Fail(LTC_ERROR_FAILED_PRECONDITION,
-           "buffer holds no data (a placeholder, or the result of a failed execution)");
-    }
+    const LtcBuffer& handle = Deref(a.buffer, "buffer");
+    if (!handle.has_data()) Fail(LTC_ERROR_FAILED_PRECONDITION, "buffer " + NoDataReason(handle));
+    Buffer& buffer = *handle.impl;
     DLManagedTensor* tensor = client.impl->buffer_to_host(buffer);
     if (tensor == nullptr) Fail(LTC_ERROR_INTERNAL, PluginName() + " returned no tensor");
     if (tensor->deleter == nullptr) {
@@ -421,12 +431,13 @@ LtcError* BufferToHost(LtcBufferToHostArgs* args) {
 LtcError* BufferGetInfo(LtcBufferGetInfoArgs* args) {
   return Slot(args, [](LtcBufferGetInfoArgs& a) {
     Deref(a.client, "client");
-    const Buffer& buffer = *Deref(a.buffer, "buffer").impl;
+    const LtcBuffer& handle = Deref(a.buffer, "buffer");
+    const Buffer& buffer = *handle.impl;
     LTC_PUT(a, out_dtype, buffer.dtype());
     LTC_PUT(a, out_device_ordinal, buffer.device_ordinal());
     LTC_PUT(a, out_ndim, static_cast<int32_t>(buffer.shape().size()));
     LTC_PUT(a, out_shape, buffer.shape().data());
-    LTC_PUT(a, out_has_data, buffer.has_data());
+    LTC_PUT(a, out_has_data, handle.has_data());
   });
 }
 
@@ -440,6 +451,23 @@ LtcError* BufferDestroy(LtcBufferDestroyArgs* args) {
 }
 
 // -- Executables.
+
+// A donated argument must be the only use of its buffer in the call: the
+// plugin may overwrite it while another argument still reads it.
+void CheckDonatedOnce(const LtcExecutableExecuteArgs& a, const std::vector<bool>& donated) {
+  if (std::none_of(donated.begin(), donated.end(), [](bool d) { return d; })) return;
+  std::unordered_map<const LtcBuffer*, size_t> first;
+  first.reserve(a.num_arguments);
+  for (size_t i = 0; i < a.num_arguments; ++i) {
+    const auto [at, inserted] = first.emplace(a.arguments[i], i);
+    if (!inserted && (donated[i] || donated[at->second])) {
+      Fail(LTC_ERROR_INVALID_ARGUMENT,
+           "argument " + std::to_string(donated[i] ? i : at->second) +
+               " is donated but its buffer is also argument " +
+               std::to_string(donated[i] ? at->second : i) + " of the same call");
+    }
+  }
+}
 
 LtcError* ClientCompile(LtcClientCompileArgs* args) {
   return Slot(args, [](LtcClientCompileArgs& a) {
@@ -496,25 +524,31 @@ LtcError* ExecutableExecute(LtcExecutableExecuteArgs* args) {
     }
     if (a.num_arguments > 0) NotNull(a.arguments, "arguments");
     if (a.num_results > 0) NotNull(a.out_results, "out_results");
+    // A host older than 2.1 donates nothing.
+    const bool* donated_flags =
+        LTC_STRUCT_HAS_FIELD(LtcExecutableExecuteArgs, a.struct_size, donated_arguments)
+            ? a.donated_arguments
+            : nullptr;
     std::vector<Buffer*> arguments(a.num_arguments);
+    std::vector<bool> donated(a.num_arguments, false);
     for (size_t i = 0; i < a.num_arguments; ++i) {
       // Messages are built only on failure: this loop runs every step.
       const auto what = [i] { return "argument " + std::to_string(i); };
       if (a.arguments[i] == nullptr) Fail(LTC_ERROR_INVALID_ARGUMENT, what() + " is NULL");
-      Buffer& argument = *a.arguments[i]->impl;
+      const LtcBuffer& handle = *a.arguments[i];
+      Buffer& argument = *handle.impl;
       if (argument.device_ordinal() != device) {
         Fail(LTC_ERROR_INVALID_ARGUMENT,
              what() + " is on device " + std::to_string(argument.device_ordinal()) +
                  ", the executable on device " + std::to_string(device));
       }
-      if (!argument.has_data()) {
-        Fail(LTC_ERROR_FAILED_PRECONDITION,
-             what() + " holds no data (a placeholder, or the result of a failed execution)");
-      }
+      if (!handle.has_data()) Fail(LTC_ERROR_FAILED_PRECONDITION, what() + " " + NoDataReason(handle));
       arguments[i] = &argument;
+      donated[i] = donated_flags != nullptr && donated_flags[i];
     }
+    if (donated_flags != nullptr) CheckDonatedOnce(a, donated);
     std::vector<std::unique_ptr<Buffer>> results(a.num_results);
-    client.impl->execute(impl, device, arguments, results);
+    client.impl->execute(impl, device, arguments, donated, results);
     // All handles first, so that a failure leaves every entry NULL.
     std::vector<std::unique_ptr<LtcBuffer>> handles;
     handles.reserve(results.size());
@@ -526,6 +560,9 @@ LtcError* ExecutableExecute(LtcExecutableExecuteArgs* args) {
     }
     client.impl->live_buffers += handles.size();
     ++client.impl->executes;
+    for (size_t i = 0; i < a.num_arguments; ++i) {
+      if (donated[i]) a.arguments[i]->donated = true;
+    }
     for (size_t i = 0; i < handles.size(); ++i) a.out_results[i] = handles[i].release();
   });
 }

@@ -167,6 +167,7 @@ std::unique_ptr<plugin::Executable> RefClient::compile(const plugin::CompileRequ
 
 void RefClient::execute(plugin::Executable& executable, int32_t,
                         const std::vector<plugin::Buffer*>& arguments,
+                        const std::vector<bool>& /*donated: the reference reuses nothing*/,
                         std::vector<std::unique_ptr<plugin::Buffer>>& results) {
   std::vector<Tensor> inputs;
   inputs.reserve(arguments.size());

@@ -349,12 +349,16 @@ int ZeroWithoutCopying(torch::jit::Graph& graph) {
   return replaced;
 }
 
-int UpdateScratchValuesInPlace(torch::jit::Graph& graph) {
+int UpdateScratchValuesInPlace(torch::jit::Graph& graph,
+                               const std::vector<bool>& overwritable_inputs) {
   static const auto* binary = new std::unordered_set<c10::Symbol>{
       Aten("add"), Aten("sub"), Aten("mul")};
   // Dense values the graph may still overwrite: fresh results, in-place
   // updates of those, and transposing views of those that alone read them.
   std::unordered_set<const Value*> owned;
+  for (size_t i = 0; i < overwritable_inputs.size() && i < graph.inputs().size(); ++i) {
+    if (overwritable_inputs[i]) owned.insert(graph.inputs()[i]);
+  }
   int updated = 0;
   for (auto it = graph.nodes().begin(); it != graph.nodes().end();) {
     Node* node = *it++;

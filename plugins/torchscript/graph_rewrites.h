@@ -5,6 +5,8 @@
 
 #include <torch/csrc/jit/ir/ir.h>
 
+#include <vector>
+
 namespace ltc::torchscript {
 
 // Replaces view-copy ops (t_copy, permute_copy, view_copy, ...) with the
@@ -57,8 +59,11 @@ int ZeroWithoutCopying(torch::jit::Graph& graph);
 // step allocates a new tensor per op). Binary ops are guarded at run time:
 // in place only where both operands have one shape and dtype, else out of
 // place as before. Results keep their values and layouts. Inputs and
-// outputs of the graph are never written. Returns the number of ops
-// replaced.
-int UpdateScratchValuesInPlace(torch::jit::Graph& graph);
+// outputs of the graph are never written, except the inputs flagged in
+// `overwritable_inputs` (one flag per graph input, or empty): dense
+// storage that the caller donated and that nothing else can see, which
+// counts as the graph's own. Returns the number of ops replaced.
+int UpdateScratchValuesInPlace(torch::jit::Graph& graph,
+                               const std::vector<bool>& overwritable_inputs = {});
 
 }  // namespace ltc::torchscript

@@ -160,8 +160,9 @@ bool IsScalarType(const c10::TypePtr& type) {
 
 }  // namespace
 
-TsBuffer::TsBuffer(at::Tensor tensor, int32_t device)
+TsBuffer::TsBuffer(at::Tensor tensor, int32_t device, bool borrowed)
     : tensor_(std::move(tensor)),
+      borrowed_(borrowed),
       dtype_(ToDLDataType(tensor_.scalar_type())),
       shape_(ShapeOf(tensor_)),
       device_(device) {}
@@ -184,16 +185,52 @@ at::Scalar TsBuffer::scalar() const {
   return tensor_.item();
 }
 
-TsExecutable::TsExecutable(std::shared_ptr<torch::jit::Graph> graph)
-    : graph_(std::move(graph)), num_results_(graph_->outputs().size()) {
+bool TsBuffer::Reusable() const {
+  // The buffer's tensor is the only one naming its storage, and the buffer
+  // the only holder of that tensor.
+  return !borrowed_ && !scalar_ && tensor_.defined() && tensor_.use_count() == 1 &&
+         tensor_.storage().use_count() == 1 && tensor_.is_non_overlapping_and_dense();
+}
+
+TsExecutable::TsExecutable(std::shared_ptr<torch::jit::Graph> graph, bool update_in_place,
+                           const plugin::Host* log)
+    : graph_(std::move(graph)),
+      update_in_place_(update_in_place),
+      log_(log),
+      num_results_(graph_->outputs().size()) {
   for (const torch::jit::Value* input : graph_->inputs()) {
     scalar_parameter_.push_back(IsScalarType(input->type()));
   }
-  executor_ = std::make_unique<torch::jit::GraphExecutor>(graph_, "");
+  ExecutorFor(std::vector<bool>(scalar_parameter_.size(), false));
 }
 
-std::vector<at::Tensor> TsExecutable::Run(
-    const std::vector<plugin::Buffer*>& arguments) {
+torch::jit::GraphExecutor& TsExecutable::ExecutorFor(const std::vector<bool>& overwritable) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::unique_ptr<torch::jit::GraphExecutor>& executor = executors_[overwritable];
+  if (executor == nullptr) {
+    std::shared_ptr<torch::jit::Graph> graph = graph_;
+    if (update_in_place_) {
+      graph = graph_->copy();
+      const int updates = UpdateScratchValuesInPlace(*graph, overwritable);
+      GRAPH_DUMP("after the in-place updates:", graph);
+      std::string donated;
+      for (size_t i = 0; i < overwritable.size(); ++i) {
+        if (overwritable[i]) donated += (donated.empty() ? "" : ", ") + std::to_string(i);
+      }
+      if (!donated.empty() && log_ != nullptr && log_->LogEnabled(LTC_LOG_DEBUG)) {
+        log_->Log(LTC_LOG_DEBUG, "graph variant with donated inputs [" + donated + "] of " +
+                                     std::to_string(overwritable.size()) + ": " +
+                                     std::to_string(updates) + " ops write in place");
+      }
+    }
+    executor = std::make_unique<torch::jit::GraphExecutor>(graph, "");
+  }
+  return *executor;
+}
+
+std::vector<at::Tensor> TsExecutable::Run(const std::vector<plugin::Buffer*>& arguments,
+                                          const std::vector<bool>& overwritable) {
+  torch::jit::GraphExecutor& executor = ExecutorFor(overwritable);
   torch::jit::Stack stack;
   stack.reserve(arguments.size());
   for (size_t i = 0; i < arguments.size(); ++i) {
@@ -204,7 +241,7 @@ std::vector<at::Tensor> TsExecutable::Run(
       stack.emplace_back(buffer.tensor());
     }
   }
-  executor_->run(stack);
+  executor.run(stack);
   std::vector<at::Tensor> results;
   results.reserve(stack.size());
   for (const c10::IValue& value : stack) {
@@ -287,7 +324,8 @@ std::shared_ptr<torch::jit::Graph> ReadTorchScriptIr(const void* data, size_t si
 
 namespace {
 
-// The plugin's own rewrites (graph_rewrites.h).
+// The plugin's own rewrites (graph_rewrites.h), but for the in-place
+// updates, which depend on what each execution donates (TsExecutable).
 void RewriteGraph(std::shared_ptr<torch::jit::Graph>& graph) {
   // Views first: a copy of a copy that feeds a product is then two views,
   // where the other order leaves the inner copy.
@@ -295,7 +333,6 @@ void RewriteGraph(std::shared_ptr<torch::jit::Graph>& graph) {
   ElideTransposeCopies(*graph);
   FoldZeroAdd(*graph);
   ZeroWithoutCopying(*graph);
-  UpdateScratchValuesInPlace(*graph);
   torch::jit::EliminateDeadCode(graph);
   GRAPH_DUMP("after the plugin's rewrites:", graph);
 }
@@ -394,8 +431,10 @@ std::unique_ptr<plugin::Buffer> TsClient::buffer_from_host(
     throw Error(LTC_ERROR_INVALID_ARGUMENT, e.what());
   }
   // Same device: alias the host's memory, as the in-tree backend does.
-  if (host.device() != DeviceFor(device)) host = CopyToDevice(host, device);
-  return std::make_unique<TsBuffer>(std::move(host), device);
+  if (host.device() == DeviceFor(device)) {
+    return std::make_unique<TsBuffer>(std::move(host), device, /*borrowed=*/true);
+  }
+  return std::make_unique<TsBuffer>(CopyToDevice(host, device), device);
 }
 
 at::Tensor TsClient::CopyToDevice(const at::Tensor& tensor, int32_t device) {
@@ -464,11 +503,12 @@ std::unique_ptr<plugin::Executable> TsClient::compile(
                   std::to_string(nodes) +
                   (optimize_ ? " nodes after rewrites" : " nodes (rewrites off)"));
   }
-  return std::make_unique<TsExecutable>(std::move(graph));
+  return std::make_unique<TsExecutable>(std::move(graph), /*update_in_place=*/optimize_, &host_);
 }
 
 void TsClient::execute(plugin::Executable& executable, int32_t device,
                        const std::vector<plugin::Buffer*>& arguments,
+                       const std::vector<bool>& donated,
                        std::vector<std::unique_ptr<plugin::Buffer>>& results) {
   plugin::Host::Trace trace(host_, run_graph_event_.c_str());
   std::optional<CpuBufferPool::Scope> pooled;
@@ -476,8 +516,22 @@ void TsClient::execute(plugin::Executable& executable, int32_t device,
   // Kernels that make tensors without naming a device index use this one.
   std::optional<c10::DeviceGuard> on_device;
   if (device_type_ != at::kCPU) on_device.emplace(DeviceFor(device));
-  std::vector<at::Tensor> outputs =
-      static_cast<TsExecutable&>(executable).Run(arguments);
+  // Donated arguments whose memory the graph may overwrite.
+  std::vector<bool> overwritable(arguments.size(), false);
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    overwritable[i] = donated[i] && static_cast<const TsBuffer&>(*arguments[i]).Reusable();
+  }
+  std::vector<at::Tensor> outputs;
+  try {
+    outputs = static_cast<TsExecutable&>(executable).Run(arguments, overwritable);
+  } catch (...) {
+    // A failed run may have overwritten them in part (plugin_api.h: such an
+    // argument holds its data unchanged or none).
+    for (size_t i = 0; i < arguments.size(); ++i) {
+      if (overwritable[i]) static_cast<TsBuffer&>(*arguments[i]).Drop();
+    }
+    throw;
+  }
   for (size_t i = 0; i < outputs.size(); ++i) {
     results[i] = std::make_unique<TsBuffer>(std::move(outputs[i]), device);
   }

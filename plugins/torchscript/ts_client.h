@@ -12,6 +12,7 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/version.h>
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,7 +40,9 @@ inline constexpr plugin::OptionSpec kPoolMbOption{
 // Data on the device, a scalar argument, or a placeholder with no data.
 class TsBuffer final : public plugin::Buffer {
  public:
-  TsBuffer(at::Tensor tensor, int32_t device);
+  // `borrowed`: the tensor aliases memory buffer_from_host was lent, which
+  // stays the host's.
+  TsBuffer(at::Tensor tensor, int32_t device, bool borrowed = false);
   TsBuffer(const at::Scalar& scalar, at::Tensor tensor, int32_t device);
   TsBuffer(DLDataType dtype, std::vector<int64_t> shape, int32_t device);
 
@@ -52,8 +55,17 @@ class TsBuffer final : public plugin::Buffer {
   // The value bound to a scalar (float/int) graph input.
   at::Scalar scalar() const;
 
+  // Whether a graph may overwrite this buffer's memory once it is donated:
+  // dense, not borrowed, and seen by no other tensor (a view, another
+  // buffer, a tensor buffer_to_host handed out and not yet released).
+  bool Reusable() const;
+  // Forgets the data: a donated argument that a failed run may have
+  // overwritten in part.
+  void Drop() { tensor_ = at::Tensor(); }
+
  private:
   at::Tensor tensor_;
+  bool borrowed_ = false;
   c10::optional<at::Scalar> scalar_;
   DLDataType dtype_;
   std::vector<int64_t> shape_;
@@ -62,19 +74,32 @@ class TsBuffer final : public plugin::Buffer {
 
 class TsExecutable final : public plugin::Executable {
  public:
-  explicit TsExecutable(std::shared_ptr<torch::jit::Graph> graph);
+  // With `update_in_place`, each set of overwritable inputs Run is given
+  // gets its own copy of `graph`, rewritten by UpdateScratchValuesInPlace;
+  // `log` (may be NULL; must outlive this) is told what each copy writes.
+  TsExecutable(std::shared_ptr<torch::jit::Graph> graph, bool update_in_place,
+               const plugin::Host* log = nullptr);
 
   size_t num_parameters() const override { return scalar_parameter_.size(); }
   size_t num_results() const override { return num_results_; }
 
-  // Runs the graph; `arguments` are bound to its inputs in order.
-  std::vector<at::Tensor> Run(const std::vector<plugin::Buffer*>& arguments);
+  // Runs the graph; `arguments` are bound to its inputs in order. It may
+  // write into the arguments flagged in `overwritable` (one flag each).
+  std::vector<at::Tensor> Run(const std::vector<plugin::Buffer*>& arguments,
+                              const std::vector<bool>& overwritable);
 
  private:
+  torch::jit::GraphExecutor& ExecutorFor(const std::vector<bool>& overwritable);
+
   std::shared_ptr<torch::jit::Graph> graph_;
-  std::unique_ptr<torch::jit::GraphExecutor> executor_;
+  bool update_in_place_;
+  const plugin::Host* log_;
   std::vector<bool> scalar_parameter_;  // per input: scalar, else tensor
   size_t num_results_;
+  // One per set of overwritable inputs seen; a training loop sees one or
+  // two. Entries are never erased while the executable lives.
+  std::mutex mutex_;
+  std::map<std::vector<bool>, std::unique_ptr<torch::jit::GraphExecutor>> executors_;
 };
 
 // Reads a graph in LTC_GRAPH_FORMAT_TORCHSCRIPT back into the multi-output
@@ -114,6 +139,7 @@ class TsClient : public plugin::Client {
   std::unique_ptr<plugin::Executable> compile(const plugin::CompileRequest& request) override;
   void execute(plugin::Executable& executable, int32_t device,
                const std::vector<plugin::Buffer*>& arguments,
+               const std::vector<bool>& donated,
                std::vector<std::unique_ptr<plugin::Buffer>>& results) override;
   void synchronize(int32_t device) override;
   void set_rng_seed(uint64_t seed) override;

@@ -1,29 +1,32 @@
-// A plugin of this minor (2.0: tests/plugins/older_minor.cpp) on a host of
-// the next one (2.1, simulated): the loader and client built again against
-// the 2.1 header, sending 2.1-sized structs. The host must accept the plugin
-// at 2.0, never call what 2.0 lacks (older_minor keeps a trap where 2.1's
-// slot would be), and see 2.1's defaults wherever the plugin wrote nothing.
+// A plugin of an older minor (2.0: tests/plugins/older_minor.cpp) on a host
+// of the next one (2.2, simulated): the loader and client built again against
+// the 2.2 header, sending 2.2-sized structs. The host must accept the plugin
+// at 2.0, never call what 2.0 lacks (older_minor keeps a trap where 2.2's
+// slot would be), see 2.2's defaults wherever the plugin wrote nothing, and
+// find arguments it donated (2.1) still holding their data.
 #include <ltc/loader.h>
 #include <ltc/plugin_api.h>
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <string>
+#include <vector>
 
-#include "golden_offsets_2_1.h"
+#include "golden_offsets_2_2.h"
 #include "sequence.h"
 
 namespace ltc::test {
 namespace {
 
-static_assert(LTC_PLUGIN_ABI_MINOR == 1, "built against the simulated 2.1 header");
+static_assert(LTC_PLUGIN_ABI_MINOR == 2, "built against the simulated 2.2 header");
 static_assert(offsetof(LtcPluginApi, next_minor_slot) == LTC_PLUGIN_API_STRUCT_SIZE_2_0,
-              "older_minor's trap lies where 2.1 appends its slot");
+              "older_minor's trap lies where 2.2 appends its slot");
 
 const char* const kLibrary = LTC_TEST_PLUGIN_DIR "/older_minor/libltc_older_minor.so";
 
-// What a 2.1 host does with 2.1's slot: calls it only where the table has it.
+// What a 2.2 host does with 2.2's slot: calls it only where the table has it.
 bool CallNextMinorSlot(const PluginClient& client) {
   if (!client.plugin().HasSlot(offsetof(LtcPluginApi, next_minor_slot))) return false;
   LtcClientSynchronizeArgs args{};
@@ -48,7 +51,27 @@ TEST(OlderMinorPluginOnNextHost, RunsTheWholeSequenceWithoutTheNewSlot) {
   EXPECT_FALSE(CallNextMinorSlot(client));  // the trap would have aborted
 }
 
-// Raw calls where the typed client has no say: 2.1's fields and extension.
+// 2.1's donation flags lie past the 2.0 plugin's struct: it never reads
+// them, so a donated argument keeps its data and can be read and passed
+// again.
+TEST(OlderMinorPluginOnNextHost, IgnoresDonationFlags) {
+  const PluginClient client(Plugin::Load(kLibrary), ClientConfig{});
+  const std::vector<float> values{1.0f, -2.0f};
+  const Buffer input = client.BufferFromHost(HostTensor(values), 0);
+  const Buffer scalar = client.BufferFromScalar(DLDataType{kDLFloat, 64, 1}, 0, 1.0, 0);
+  const Executable executable = client.Compile("test-identity", "2", "donation", 0);
+  for (int run = 0; run < 2; ++run) {
+    const std::vector<Buffer> results =
+        client.Execute(executable, {input.get(), scalar.get()}, {true, true});
+    ASSERT_EQ(results.size(), 2u);
+    EXPECT_TRUE(client.Info(input.get()).has_data);
+    EXPECT_TRUE(client.Info(scalar.get()).has_data);
+  }
+  const DLManagedTensorPtr back = client.ToHost(input.get());
+  EXPECT_EQ(std::memcmp(back->dl_tensor.data, values.data(), sizeof(float) * values.size()), 0);
+}
+
+// Raw calls where the typed client has no say: 2.2's fields and extension.
 class OlderMinorRaw : public testing::Test {
  protected:
   void SetUp() override {

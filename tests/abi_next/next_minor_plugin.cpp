@@ -1,9 +1,9 @@
-// The CPU test backend built against the simulated 2.1 header
-// (abi_next/include) and the 2.1 adapter, serving what 2.1 appends:
+// The CPU test backend built against the simulated 2.2 header
+// (abi_next/include) and the 2.2 adapter, serving what 2.2 appends:
 //   - client_compile reads next_minor_priority, or its default where the
 //     host's struct ends before it, and the client logs what it read;
 //   - executable_get_info writes out_next_minor_flops where it fits;
-//   - next_minor_slot is a trap: no 2.0 host may call it.
+//   - next_minor_slot is a trap: no 2.1 host may call it.
 // Both fields are served around the adapter's slots, which know only the
 // fields every version shares.
 #include <cstdlib>

@@ -1,7 +1,7 @@
-// A plugin built against the next minor (2.1, simulated) on a host of this
-// one (2.0): the real header, loader and client. The host must load it and
+// A plugin built against the next minor (2.2, simulated) on a host of this
+// one (2.1): the real header, loader and client. The host must load it and
 // run everything; the plugin must read nothing and write nothing past the
-// 2.0-sized structs it is given, and take 2.1's defaults instead.
+// 2.1-sized structs it is given, and take 2.2's defaults instead.
 #include <dlfcn.h>
 
 #include <ltc/loader.h>
@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "guarded.h"
@@ -30,10 +31,10 @@ bool Contains(const std::vector<std::string>& lines, const std::string& part) {
                      [&](const std::string& line) { return line.find(part) != std::string::npos; });
 }
 
-TEST(NextMinorPluginOnThisHost, LoadsAsTwoOneAndSpeaksTwoZero) {
+TEST(NextMinorPluginOnThisHost, LoadsAsTwoTwoAndSpeaksTwoOne) {
   const auto plugin = Plugin::Load(kLibrary);
-  EXPECT_EQ(plugin->abi(), "2.1");
-  EXPECT_EQ(plugin->agreed_minor(), 0u);
+  EXPECT_EQ(plugin->abi(), "2.2");
+  EXPECT_EQ(plugin->agreed_minor(), 1u);
   EXPECT_GT(plugin->api().struct_size, LTC_PLUGIN_API_STRUCT_SIZE);
   EXPECT_EQ(plugin->name(), "next_minor_plugin");
   EXPECT_EQ(plugin->attributes().vendor, "ltc-plugins tests");
@@ -55,8 +56,8 @@ TEST(NextMinorPluginOnThisHost, RunsTheWholeSequenceThroughTheHostClient) {
   EXPECT_TRUE(Contains(sink->last_formatted(), kPriorityRead));
 }
 
-// A 2.0 host's view of the plugin, without the loader: every slot called
-// once with args structs of exactly 2.0's size, each ending at a page no one
+// A 2.1 host's view of the plugin, without the loader: every slot called
+// once with args structs of exactly 2.1's size, each ending at a page no one
 // may touch.
 class GuardedHost {
  public:
@@ -66,7 +67,7 @@ class GuardedHost {
         reinterpret_cast<LtcPluginQueryFn>(dlsym(library_, LTC_PLUGIN_QUERY_SYMBOL));
     if (query == nullptr) throw std::runtime_error("no " LTC_PLUGIN_QUERY_SYMBOL);
     api_ = query(LTC_PLUGIN_ABI_MAJOR, LTC_PLUGIN_ABI_MINOR);
-    if (api_ == nullptr) throw std::runtime_error("no table for 2.0");
+    if (api_ == nullptr) throw std::runtime_error("no table for 2.1");
     services_->context = this;
     services_->log_is_enabled = [](void*, LtcLogLevel) { return true; };
     services_->log = [](void* context, LtcLogLevel, const char* message) {
@@ -112,11 +113,11 @@ class GuardedHost {
   std::vector<std::string> log_;
 };
 
-TEST(NextMinorPluginOnThisHost, EverySlotStaysInsideTwoZeroSizedStructs) {
+TEST(NextMinorPluginOnThisHost, EverySlotStaysInsideTwoOneSizedStructs) {
   const GuardedHost host;
   const LtcPluginApi& api = host.api();
   EXPECT_EQ(api.abi_major, 2u);
-  EXPECT_EQ(api.abi_minor, 1u);
+  EXPECT_EQ(api.abi_minor, 2u);
 
   GuardedArgs<LtcPluginGetAttributesArgs> attributes(LTC_PLUGIN_GET_ATTRIBUTES_ARGS_STRUCT_SIZE);
   host.ExpectOk(api.plugin_get_attributes(attributes.get()));
@@ -198,11 +199,11 @@ TEST(NextMinorPluginOnThisHost, EverySlotStaysInsideTwoZeroSizedStructs) {
   compile->graph_size = graph.size();
   host.ExpectOk(api.client_compile(compile.get()));
   ASSERT_NE(compile->out_executable, nullptr);
-  // The plugin read 2.1's next_minor_priority as its default: 2.0's
+  // The plugin read 2.2's next_minor_priority as its default: 2.1's
   // struct has no such field (reading it would have crashed).
   EXPECT_NE(std::find(host.log().begin(), host.log().end(), kPriorityRead), host.log().end());
 
-  // 2.1 writes out_next_minor_flops only where it fits: here it would
+  // 2.2 writes out_next_minor_flops only where it fits: here it would
   // have crashed.
   GuardedArgs<LtcExecutableGetInfoArgs> executable_info(
       LTC_EXECUTABLE_GET_INFO_ARGS_STRUCT_SIZE);
@@ -216,6 +217,9 @@ TEST(NextMinorPluginOnThisHost, EverySlotStaysInsideTwoZeroSizedStructs) {
   arguments[0] = upload->out_buffer;
   arguments[1] = scalar->out_buffer;
   const Guarded<LtcBuffer*> results(2);
+  // 2.1's field, which this 2.2 plugin reads: the scalar is donated.
+  const Guarded<bool> donated(2);
+  donated[1] = true;
   GuardedArgs<LtcExecutableExecuteArgs> execute(LTC_EXECUTABLE_EXECUTE_ARGS_STRUCT_SIZE);
   execute->client = client;
   execute->executable = compile->out_executable;
@@ -223,7 +227,16 @@ TEST(NextMinorPluginOnThisHost, EverySlotStaysInsideTwoZeroSizedStructs) {
   execute->num_arguments = 2;
   execute->out_results = results.get();
   execute->num_results = 2;
+  execute->donated_arguments = donated.get();
   host.ExpectOk(api.executable_execute(execute.get()));
+  for (const auto& [buffer, has_data] :
+       {std::pair{upload->out_buffer, true}, std::pair{scalar->out_buffer, false}}) {
+    GuardedArgs<LtcBufferGetInfoArgs> donated_info(LTC_BUFFER_GET_INFO_ARGS_STRUCT_SIZE);
+    donated_info->client = client;
+    donated_info->buffer = buffer;
+    host.ExpectOk(api.buffer_get_info(donated_info.get()));
+    EXPECT_EQ(donated_info->out_has_data, has_data);
+  }
 
   GuardedArgs<LtcBufferToHostArgs> download(LTC_BUFFER_TO_HOST_ARGS_STRUCT_SIZE);
   download->client = client;

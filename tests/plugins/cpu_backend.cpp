@@ -213,6 +213,7 @@ std::unique_ptr<plugin::Executable> CpuClient::compile(const plugin::CompileRequ
 
 void CpuClient::execute(plugin::Executable&, int32_t device,
                         const std::vector<plugin::Buffer*>& arguments,
+                        const std::vector<bool>& /*donated*/,
                         std::vector<std::unique_ptr<plugin::Buffer>>& results) {
   for (size_t i = 0; i < arguments.size(); ++i) {
     // A result whose failure is not reported yet looks pending to the

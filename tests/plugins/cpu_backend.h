@@ -49,6 +49,7 @@ class CpuClient : public plugin::Client {
   std::unique_ptr<plugin::Executable> compile(const plugin::CompileRequest& request) override;
   void execute(plugin::Executable& executable, int32_t device,
                const std::vector<plugin::Buffer*>& arguments,
+               const std::vector<bool>& donated,
                std::vector<std::unique_ptr<plugin::Buffer>>& results) override;
   // Reports the first unreported asynchronous failure on `device`, if any.
   void synchronize(int32_t device) override;

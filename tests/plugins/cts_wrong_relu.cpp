@@ -51,9 +51,10 @@ class WrongReluClient : public ref::RefClient {
 
   void execute(ltc::plugin::Executable& executable, int32_t device,
                const std::vector<ltc::plugin::Buffer*>& arguments,
+               const std::vector<bool>& donated,
                std::vector<std::unique_ptr<ltc::plugin::Buffer>>& results) override {
     auto& marked = static_cast<MarkedExecutable&>(executable);
-    RefClient::execute(marked.inner(), device, arguments, results);
+    RefClient::execute(marked.inner(), device, arguments, donated, results);
     if (!marked.wrong()) return;
     for (std::unique_ptr<ltc::plugin::Buffer>& result : results) {
       const ref::Tensor& tensor = static_cast<ref::RefBuffer&>(*result).tensor();

@@ -166,7 +166,8 @@ class PortableTsClient final : public ltc::torchscript::TsClient {
     } catch (const g::FormatError& error) {
       throw Error(LTC_ERROR_INVALID_ARGUMENT, error.what());
     }
-    return std::make_unique<ltc::torchscript::TsExecutable>(GraphRebuilder(portable).Rebuild());
+    return std::make_unique<ltc::torchscript::TsExecutable>(GraphRebuilder(portable).Rebuild(),
+                                                            /*update_in_place=*/false);
   }
 };
 

@@ -1,6 +1,7 @@
 """Helpers for tests that need a fresh process: the lazy core holds one
 backend per process, so every scenario runs in its own interpreter."""
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,18 @@ PLUGIN_DIR = BUILD_DIR / "lib" / "ltc-plugins"
 TEST_PLUGIN_DIR = BUILD_DIR / "tests" / "plugins"
 PYTHONPATH = BUILD_DIR / "lib" / "python3" / "dist-packages"
 HERE = Path(__file__).resolve().parent
+
+
+def _abi():
+    """The ABI version of plugin_api.h, "MAJOR.MINOR", as manifests and
+    listings write it."""
+    header = (HERE.parents[1] / "plugin_api" / "include" / "ltc" / "plugin_api.h").read_text()
+    major, minor = (re.search(rf"#define LTC_PLUGIN_ABI_{part} (\d+)", header).group(1)
+                    for part in ("MAJOR", "MINOR"))
+    return f"{major}.{minor}"
+
+
+ABI = _abi()
 
 
 class Result:

@@ -2,7 +2,7 @@
 user sees when nothing loads."""
 import shutil
 
-from conftest import PLUGIN_DIR, TEST_PLUGIN_DIR, run_ok, run_python
+from conftest import ABI, PLUGIN_DIR, TEST_PLUGIN_DIR, run_ok, run_python
 
 
 def torch_version():
@@ -123,7 +123,7 @@ def test_plugin_built_for_another_libtorch_is_refused_unloaded(build_dir, tmp_pa
     assert result.returncode == 0, result.stderr
     assert result.values()["name"] == "ts_cpu", "the build's own ts_cpu comes next in the path"
     assert f"ts_cpu: {PLUGIN_DIR / 'libltc_ts_cpu.so'}: rejected: {reason}" in result.stderr
-    assert f"{tmp_path / 'ts_cpu.ltcplugin'}: name ts_cpu, ABI 2.0, LibTorch 99.0" in result.stderr
+    assert f"{tmp_path / 'ts_cpu.ltcplugin'}: name ts_cpu, ABI {ABI}, LibTorch 99.0" in result.stderr
 
     rows = run_ok("""
         import ltc_plugins
@@ -148,7 +148,7 @@ def test_plugins_lists_without_initialising(build_dir):
     assert values["backend"] == "", "listing must not initialise a backend"
     ts_cpu = [row for row in values["rows"] if row["name"] == "ts_cpu"]
     assert len(ts_cpu) == 1
-    assert ts_cpu[0]["available"] is True and ts_cpu[0]["abi"] == "2.0"
+    assert ts_cpu[0]["available"] is True and ts_cpu[0]["abi"] == ABI
     assert ts_cpu[0]["vendor"] == "ltc-plugins"
     assert ts_cpu[0]["graph_formats"] == ["torchscript-ir-v1", "torchscript-archive-v1"]
     assert ts_cpu[0]["libtorch"] == this_libtorch()

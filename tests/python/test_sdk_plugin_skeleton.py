@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_ok, run_python
+from conftest import ABI, run_ok, run_python
 
 SOURCE = Path(__file__).resolve().parents[2]
 SKELETON = SOURCE / "examples" / "plugin_skeleton"
@@ -59,7 +59,7 @@ def test_skeleton_links_no_libtorch_and_exports_one_symbol(installed):
                              text=True, check=True).stdout.split()
     assert [s for s in symbols if s.startswith("ltc_")] == ["ltc_plugin_query"]
     manifest = (installed / "lib" / "ltc-plugins" / "skeleton.ltcplugin").read_text()
-    assert "manifest = 1.0" in manifest and "abi = 2.0" in manifest
+    assert "manifest = 1.0" in manifest and f"abi = {ABI}" in manifest
     assert "\nlibtorch =" not in manifest, manifest
 
 
@@ -69,7 +69,7 @@ def test_installed_cli_lists_the_skeleton(installed):
     rows = [line.split() for line in listing.splitlines() if line.startswith("skeleton ")]
     assert len(rows) == 1, listing
     name, version, abi, libtorch, formats, path, status = rows[0]
-    assert (version, abi, libtorch, formats, status) == ("0.1.0", "2.0", "-", "ltc-graph-v1",
+    assert (version, abi, libtorch, formats, status) == ("0.1.0", ABI, "-", "ltc-graph-v1",
                                                          "available")
     assert path == str(installed / "lib" / "ltc-plugins" / "libltc_skeleton.so")
 
@@ -120,9 +120,9 @@ def test_find_package_accepts_the_same_abi_major_only(installed, tmp_path, wante
                              f"-DCMAKE_PREFIX_PATH={installed}"], capture_output=True, text=True)
     assert (result.returncode == 0) == found, result.stdout + result.stderr
     if found:
-        assert "LtcPlugins 2.0" in result.stdout
+        assert f"LtcPlugins {ABI}" in result.stdout
     else:
-        assert "LtcPluginsConfig.cmake, version: 2.0" in result.stderr, result.stderr
+        assert f"LtcPluginsConfig.cmake, version: {ABI}" in result.stderr, result.stderr
 
 
 def test_installed_cts_passes_the_skeleton(installed):

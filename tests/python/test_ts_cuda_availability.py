@@ -3,7 +3,7 @@ LibTorch built without CUDA (Debian's), it still loads, says why, and a
 preference list falls back to ts_cpu with a warning."""
 import pytest
 
-from conftest import run_ok, run_python
+from conftest import ABI, run_ok, run_python
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def ts_cuda(build_dir):
 
 
 def test_listed_as_unavailable_with_the_reason(ts_cuda):
-    assert ts_cuda["abi"] == "2.0" and ts_cuda["path"].endswith("libltc_ts_cuda.so")
+    assert ts_cuda["abi"] == ABI and ts_cuda["path"].endswith("libltc_ts_cuda.so")
     reason = ts_cuda["reason"]
     assert "NVIDIA driver" in reason or "CUDA" in reason, reason
 

@@ -72,7 +72,7 @@ class RefCpuTest : public ::testing::Test {
       arguments.push_back(buffers.back().get());
     }
     std::vector<std::unique_ptr<plugin::Buffer>> results(executable->num_results());
-    client_.execute(*executable, 0, arguments, results);
+    client_.execute(*executable, 0, arguments, std::vector<bool>(arguments.size()), results);
     std::vector<Tensor> out;
     for (auto& r : results) out.push_back(static_cast<RefBuffer&>(*r).tensor());
     return out;

@@ -235,9 +235,12 @@ class PluginClient {
   Executable Compile(std::string_view format, std::string_view graph,
                      const std::string& cache_key, int32_t device) const;
   // One new buffer per result; throws PluginError when the plugin reports
-  // success but leaves a result unset.
+  // success but leaves a result unset. `donated` is empty (nothing
+  // donated) or has one flag per argument (plugin_api.h,
+  // donated_arguments); a plugin older than 2.1 ignores it.
   std::vector<Buffer> Execute(const Executable& executable,
-                              const std::vector<LtcBuffer*>& arguments) const;
+                              const std::vector<LtcBuffer*>& arguments,
+                              const std::vector<bool>& donated = {}) const;
 
   // No-ops where the plugin leaves the slot NULL.
   void Synchronize(int32_t device) const;

@@ -1,6 +1,6 @@
 /*
  * ltc/plugin_api.h: the stable C ABI between an ltc-plugins host and a
- * Lazy Tensor Core backend plugin. ABI 2.0.
+ * Lazy Tensor Core backend plugin. ABI 2.1.
  *
  * This header is the whole contract. Nothing C++ crosses it: no exceptions,
  * no STL types, no LibTorch types. Tensors cross as DLPack. It compiles as
@@ -75,7 +75,8 @@
  *   Unless a slot says otherwise, it may be called concurrently from any
  *   number of threads, on the same client and on different objects. Calls
  *   that use the same LtcBuffer may run concurrently, except that
- *   buffer_destroy must not race with any other use of that buffer; likewise
+ *   buffer_destroy must not race with any other use of that buffer, nor
+ *   must an executable_execute that donates it (since 2.1); likewise
  *   executables and executable_destroy, clients and client_destroy.
  *
  * Strings and arrays
@@ -96,7 +97,7 @@ extern "C" {
 #endif
 
 #define LTC_PLUGIN_ABI_MAJOR 2
-#define LTC_PLUGIN_ABI_MINOR 0
+#define LTC_PLUGIN_ABI_MINOR 1
 
 /* Size of a struct up to and including `last_field`: what struct_size holds. */
 #define LTC_STRUCT_SIZE(type, last_field) \
@@ -579,10 +580,30 @@ typedef struct LtcExecutableExecuteArgs {
    * every entry is NULL. */
   LtcBuffer** out_results;
   size_t num_results;
+
+  /* -- Since 2.1 -- */
+  /* NULL (the default: nothing donated), or num_arguments flags, borrowed
+   * for the call. A true flag donates argument i: the caller promises never
+   * to read it again, so the plugin may reuse its memory for the results.
+   *   - A donated argument must not also be passed as another argument of
+   *     the same call (LTC_ERROR_INVALID_ARGUMENT).
+   *   - On success it holds no data from then on, whether or not the plugin
+   *     reused it: buffer_get_info says so, and buffer_to_host of it, or
+   *     passing it to executable_execute, fails with
+   *     LTC_ERROR_FAILED_PRECONDITION. The caller still destroys it.
+   *   - On failure it either holds its data unchanged, or holds none
+   *     (buffer_get_info tells which); it never holds changed data.
+   *   - Memory the plugin borrowed through buffer_from_host stays the
+   *     caller's: a plugin never writes to it, donated or not.
+   * A 2.0 plugin never reads the flags: its donated arguments keep their
+   * data, so a caller must not rely on a donated argument being emptied. */
+  const bool* donated_arguments;
 } LtcExecutableExecuteArgs;
 #define LTC_EXECUTABLE_EXECUTE_ARGS_STRUCT_SIZE_2_0 \
   LTC_STRUCT_SIZE(LtcExecutableExecuteArgs, num_results)
-#define LTC_EXECUTABLE_EXECUTE_ARGS_STRUCT_SIZE LTC_EXECUTABLE_EXECUTE_ARGS_STRUCT_SIZE_2_0
+#define LTC_EXECUTABLE_EXECUTE_ARGS_STRUCT_SIZE_2_1 \
+  LTC_STRUCT_SIZE(LtcExecutableExecuteArgs, donated_arguments)
+#define LTC_EXECUTABLE_EXECUTE_ARGS_STRUCT_SIZE LTC_EXECUTABLE_EXECUTE_ARGS_STRUCT_SIZE_2_1
 
 typedef struct LtcExecutableDestroyArgs {
   size_t struct_size;

@@ -11,6 +11,8 @@
 //     the out_ fields that fit (plugin_api.h, "Versioning");
 //   - checks handles, ordinals, counts and placeholders before the plugin
 //     sees them, and leaves out_ fields at their defaults on failure;
+//   - refuses a donated argument passed twice, and empties donated
+//     arguments after a successful execute (since 2.1);
 //   - keeps the live-object counters behind client_get_stats.
 // No exception ever crosses the ABI.
 #pragma once
@@ -188,8 +190,15 @@ class Client {
   // has executable.num_parameters() entries, each on `device` with data;
   // `results` has executable.num_results() empty slots to fill, each with
   // a buffer on `device`.
+  // `donated` has one flag per argument (all false from a host older than
+  // 2.1); a donated argument is no other argument's buffer, and the plugin
+  // may reuse its memory for a result (not memory buffer_from_host
+  // borrowed: that stays the host's). After a successful execute the
+  // adapter treats donated arguments as holding no data. When execute
+  // throws, a donated argument must hold its data unchanged, or report
+  // has_data() false.
   virtual void execute(Executable& executable, int32_t device,
-                       const std::vector<Buffer*>& arguments,
+                       const std::vector<Buffer*>& arguments, const std::vector<bool>& donated,
                        std::vector<std::unique_ptr<Buffer>>& results) = 0;
   // The defaults suit a backend whose work is done when execute returns
   // and whose graphs draw no random numbers.
