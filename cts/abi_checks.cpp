@@ -282,6 +282,11 @@ class InputTensor {
 
   DLManagedTensor* get() { return &managed_; }
   int deleter_calls() const { return deleter_calls_; }
+  // Whether the memory lent to the plugin still holds `bytes` first.
+  bool Holds(const std::vector<uint8_t>& bytes) const {
+    return storage_.size() >= bytes.size() &&
+           std::equal(bytes.begin(), bytes.end(), storage_.begin());
+  }
 
   // Fails unless the deleter ran exactly once.
   void ExpectDeletedOnce(const std::string& when) const {
@@ -545,6 +550,38 @@ ExecutableHandle Compile(const Session& s, const std::string& format, const std:
   return ExecutableHandle(s, args.out_executable);
 }
 
+// Executes the test graph on two arguments, donating those `donated` flags
+// (NULL: none); returns the error (NULL on success) and leaves the results
+// to the caller.
+LtcError* ExecuteTestGraph(const Session& s, LtcExecutable* executable,
+                           LtcBuffer* const* arguments, const bool* donated,
+                           std::array<LtcBuffer*, 2>& results) {
+  LtcExecutableExecuteArgs args{};
+  args.struct_size = LTC_EXECUTABLE_EXECUTE_ARGS_STRUCT_SIZE;
+  args.client = s.client;
+  args.executable = executable;
+  args.arguments = arguments;
+  args.num_arguments = 2;
+  args.out_results = results.data();
+  args.num_results = 2;
+  args.donated_arguments = donated;
+  return s.api.executable_execute(&args);
+}
+
+// Fails unless `results` are a * b and a + b; `what` says of which run.
+void ExpectTestGraphResults(const Session& s, const std::array<LtcBuffer*, 2>& results,
+                            const GraphValues& a, const GraphValues& b, const std::string& what) {
+  Expect(results[0] != nullptr && results[1] != nullptr,
+         "executable_execute succeeded with a result NULL");
+  const std::array<GraphValues, 2> expected = ExpectedResults(a, b);
+  const std::string names[] = {"result 0 (a * b)" + what, "result 1 (a + b)" + what};
+  for (size_t i = 0; i < 2; ++i) {
+    const HostTensor tensor = ToHost(s, results[i], names[i]);
+    ExpectHostTensor(*tensor, kFloat32, kMatrix, FloatBytes(expected[i]), names[i]);
+    ExpectInfo(s, results[i], kFloat32, kMatrix, true, names[i]);
+  }
+}
+
 // Runs the test graph on `a` and `b`; fails unless it returns a * b, a + b.
 void RunTestGraph(const Session& s, LtcExecutable* executable, const GraphValues& a,
                   const GraphValues& b) {
@@ -554,27 +591,11 @@ void RunTestGraph(const Session& s, LtcExecutable* executable, const GraphValues
     BufferHandle a_buffer = Upload(s, a_tensor);
     BufferHandle b_buffer = Upload(s, b_tensor);
     LtcBuffer* const arguments[] = {a_buffer.get(), b_buffer.get()};
-    LtcBuffer* results[2] = {nullptr, nullptr};
-    LtcExecutableExecuteArgs args{};
-    args.struct_size = LTC_EXECUTABLE_EXECUTE_ARGS_STRUCT_SIZE;
-    args.client = s.client;
-    args.executable = executable;
-    args.arguments = arguments;
-    args.num_arguments = 2;
-    args.out_results = results;
-    args.num_results = 2;
-    s.Ok("executable_execute", s.api.executable_execute(&args));
+    std::array<LtcBuffer*, 2> results{};
+    s.Ok("executable_execute", ExecuteTestGraph(s, executable, arguments, nullptr, results));
     BufferHandle product(s, results[0]);
     BufferHandle sum(s, results[1]);
-    Expect(results[0] != nullptr && results[1] != nullptr,
-           "executable_execute succeeded with a result NULL");
-    const std::array<GraphValues, 2> expected = ExpectedResults(a, b);
-    const char* names[] = {"result 0 (a * b)", "result 1 (a + b)"};
-    for (size_t i = 0; i < 2; ++i) {
-      const HostTensor tensor = ToHost(s, results[i], names[i]);
-      ExpectHostTensor(*tensor, kFloat32, kMatrix, FloatBytes(expected[i]), names[i]);
-      ExpectInfo(s, results[i], kFloat32, kMatrix, true, names[i]);
-    }
+    ExpectTestGraphResults(s, results, a, b, "");
   }
   a_tensor.ExpectDeletedOnce("once its buffer was destroyed");
   b_tensor.ExpectDeletedOnce("once its buffer was destroyed");
@@ -1400,6 +1421,88 @@ void CheckExecutePlaceholder(const Session& s, const std::string& format,
 }
 
 // ---------------------------------------------------------------------------
+// Donation (since 2.1): plugin_api.h, LtcExecutableExecuteArgs.donated_arguments.
+
+void SkipBeforeDonation(const Session& s) {
+  if (s.api.abi_minor < 1) {
+    Skip(s.plugin->name() + " speaks ABI 2." + std::to_string(s.api.abi_minor) +
+         ": donation is 2.1");
+  }
+}
+
+// A donated argument computes the same results, then holds no data: reading
+// it or passing it again fails with FAILED_PRECONDITION. The other argument
+// keeps its data, and the memory buffer_from_host lent is never written.
+void CheckDonatedArgumentIsEmptied(const Session& s, const std::string& format,
+                                   const std::string& graph) {
+  SkipBeforeDonation(s);
+  const ExecutableHandle executable = Compile(s, format, graph);
+  const GraphValues a = Values(2);
+  const GraphValues b = Values(-1.5f);
+  InputTensor a_tensor(kFloat32, kMatrix, FloatBytes(a));
+  InputTensor b_tensor(kFloat32, kMatrix, FloatBytes(b));
+  {
+    BufferHandle a_buffer = Upload(s, a_tensor);
+    BufferHandle b_buffer = Upload(s, b_tensor);
+    LtcBuffer* const arguments[] = {a_buffer.get(), b_buffer.get()};
+    const bool donated[] = {true, false};
+    std::array<LtcBuffer*, 2> results{};
+    s.Ok("executable_execute donating argument 0",
+         ExecuteTestGraph(s, executable.get(), arguments, donated, results));
+    BufferHandle product(s, results[0]);
+    BufferHandle sum(s, results[1]);
+    ExpectTestGraphResults(s, results, a, b, ", a donated");
+
+    ExpectInfo(s, a_buffer.get(), kFloat32, kMatrix, false, "a donated argument");
+    DLManagedTensor* tensor = nullptr;
+    LtcError* error = CallToHost(s, a_buffer.get(), &tensor);
+    if (error == nullptr) {
+      const HostTensor returned(tensor);
+      Fail("buffer_to_host of a donated argument succeeded; it must fail with "
+           "FAILED_PRECONDITION");
+    }
+    s.ExpectError("buffer_to_host of a donated argument", error, LTC_ERROR_FAILED_PRECONDITION);
+    std::array<LtcBuffer*, 2> again{};
+    error = ExecuteTestGraph(s, executable.get(), arguments, nullptr, again);
+    BufferHandle again_product(s, again[0]);
+    BufferHandle again_sum(s, again[1]);
+    s.ExpectError("executable_execute with a donated argument", error,
+                  LTC_ERROR_FAILED_PRECONDITION);
+    ExpectInfo(s, b_buffer.get(), kFloat32, kMatrix, true, "the argument not donated");
+  }
+  Expect(a_tensor.Holds(FloatBytes(a)),
+         "the plugin wrote into the memory buffer_from_host lent it (a donated argument's)");
+  a_tensor.ExpectDeletedOnce("once its buffer was destroyed");
+  b_tensor.ExpectDeletedOnce("once its buffer was destroyed");
+}
+
+// One buffer as both arguments, donated as one of them: INVALID_ARGUMENT,
+// out_results left NULL, and the buffer keeps its data.
+void CheckDonatedTwiceIsRefused(const Session& s, const std::string& format,
+                                const std::string& graph) {
+  SkipBeforeDonation(s);
+  const ExecutableHandle executable = Compile(s, format, graph);
+  const GraphValues a = Values(4);
+  InputTensor a_tensor(kFloat32, kMatrix, FloatBytes(a));
+  {
+    BufferHandle a_buffer = Upload(s, a_tensor);
+    LtcBuffer* const arguments[] = {a_buffer.get(), a_buffer.get()};
+    const bool donated[] = {false, true};
+    std::array<LtcBuffer*, 2> results{};
+    LtcError* error = ExecuteTestGraph(s, executable.get(), arguments, donated, results);
+    BufferHandle first(s, results[0]);
+    BufferHandle second(s, results[1]);
+    s.ExpectError("executable_execute with one buffer as both arguments, donated as one",
+                  error, LTC_ERROR_INVALID_ARGUMENT);
+    Expect(results[0] == nullptr && results[1] == nullptr,
+           "executable_execute failed but set an entry of out_results");
+    const HostTensor back = ToHost(s, a_buffer.get(), "a buffer whose donation was refused");
+    ExpectHostTensor(*back, kFloat32, kMatrix, FloatBytes(a), "a buffer whose donation was refused");
+  }
+  a_tensor.ExpectDeletedOnce("once its buffer was destroyed");
+}
+
+// ---------------------------------------------------------------------------
 // Compile and execute.
 
 void CheckCompileExecute(const Session& s, const std::string& format) {
@@ -1622,6 +1725,8 @@ TierOutcome RunAbiTier(const std::shared_ptr<Plugin>& plugin, const ClientOption
   runner.Run("abi.placeholder.zero_dim",
              [&] { CheckPlaceholder(s, {}, "a float32 0-dim placeholder"); });
   with_graph("abi.placeholder.execute_fails", CheckExecutePlaceholder);
+  with_graph("abi.donation.argument_emptied", CheckDonatedArgumentIsEmptied);
+  with_graph("abi.donation.twice_refused", CheckDonatedTwiceIsRefused);
 
   for (const std::string& format : s.plugin->attributes().graph_formats) {
     runner.Run("abi.compile_execute." + format, [&] { CheckCompileExecute(s, format); });
