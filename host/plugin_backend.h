@@ -177,8 +177,8 @@ class PluginBackend final : public torch::lazy::BackendImplInterface {
   // arguments: the plugin may then write the update into them. If the
   // execution fails and the plugin says a donated argument lost its data,
   // the tensors computed from it are lost too, and say so. LTC_DONATE=0
-  // turns donation off; a plugin older than 2.1 is sent none. Counter
-  // PluginDonatedArguments.
+  // turns donation off, and so does LibTorch 2.x (DonationEnabled); a
+  // plugin older than 2.1 is sent none. Counter PluginDonatedArguments.
 
   // For ltc::run_cached_graph: runs a compiled graph on host values
   // (tensors are uploaded, numbers become scalar buffers) and returns its

@@ -6,6 +6,13 @@ import torch
 
 from conftest import TEST_PLUGIN_DIR, run_ok, run_python
 
+TORCH2 = int(torch.__version__.split(".")[0]) >= 2
+# The host donates nothing under PyTorch 2.x (plugin_backend.cpp,
+# DonationEnabled): the tests that need donation to happen say so.
+needs_donation = pytest.mark.xfail(
+    TORCH2, strict=True, reason="2.x: the host does not donate (its lazy core's references "
+                                "do not prove that an argument is never read again)")
+
 TRAIN = """
 import torch, torch._lazy.metrics as metrics, training, ltc_plugins
 assert ltc_plugins.init() == 'ts_cpu'
@@ -26,6 +33,7 @@ def not_donating(build_dir):
     return run_ok(TRAIN, env={"LTC_DONATE": "0"}).values()
 
 
+@needs_donation
 def test_training_donates_the_updated_state_and_computes_the_same(donating, not_donating):
     values = donating.values()
     # Four parameters and their four momentum buffers are replaced every
@@ -37,6 +45,7 @@ def test_training_donates_the_updated_state_and_computes_the_same(donating, not_
     assert values["weights"] == not_donating["weights"]
 
 
+@needs_donation
 def test_ts_cpu_writes_donated_arguments_in_place(donating):
     lines = [line for line in donating.stderr.splitlines() if "graph variant with donated" in line]
     assert lines, donating.stderr[-3000:]
@@ -86,6 +95,7 @@ HOLDS = {
 }
 
 
+@needs_donation
 @pytest.mark.parametrize("case", sorted(HOLDS))
 def test_a_tensor_held_across_steps_has_eagers_value(build_dir, case):
     eager = run_ok(HELD.format(device="cpu", hold=HOLDS[case])).values()
@@ -93,11 +103,11 @@ def test_a_tensor_held_across_steps_has_eagers_value(build_dir, case):
     not_donating = run_ok(HELD.format(device="lazy", hold=HOLDS[case]),
                           env={"LTC_DONATE": "0"}).values()
     assert donating["after"] != donating["before"], "the steps did not update the weight"
-    # The other parameter and the momentum buffers are still donated.
-    assert donating["donated"] > 0 and not_donating["donated"] == 0
     assert donating["held"] == not_donating["held"], case
     assert donating["after"] == not_donating["after"], case
     assert donating["held"] == pytest.approx(eager["held"], rel=1e-5, abs=1e-6), case
+    # The other parameter and the momentum buffers were donated all along.
+    assert donating["donated"] > 0 and not_donating["donated"] == 0
 
 
 REPLAY = """
@@ -129,6 +139,7 @@ print({"same": all(torch.equal(r, first) for r in replays),
 """
 
 
+@needs_donation
 def test_extracted_graph_replays_never_donate_what_they_captured(build_dir):
     values = run_ok(REPLAY).values()
     assert values["donated_training"] > 0
@@ -168,6 +179,7 @@ print({"errors": errors, "donated": metrics.counter_value("PluginDonatedArgument
 """
 
 
+@needs_donation
 def test_a_graph_that_fails_while_running_loses_what_it_was_donated(build_dir):
     result = run_python(FAILING)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -190,9 +202,6 @@ result = faults.run(steps=4, on_error="checkpoint", synchronize=True, trace={tra
 result["donated"] = metrics.counter_value("PluginDonatedArguments") or 0
 print(repr(result))
 """
-
-TORCH2 = int(torch.__version__.split(".")[0]) >= 2
-
 
 @pytest.mark.xfail(TORCH2, strict=True, reason="2.x: load_state_dict's lazy copy_ reads the "
                    "destination, whose value the failure lost (as in test_host_faults)")
