@@ -21,13 +21,15 @@ import model_zoo  # noqa: E402
 Backend = namedtuple("Backend", "name device init env cuda", defaults=(False,))
 
 # Every backend the harness knows, in table order. ts_cpu_noopt is ts_cpu
-# with its graph rewrites off (the plugin reads LTC_TS_OPTIMIZE); the in-tree
+# with its graph rewrites off (the plugin reads LTC_TS_OPTIMIZE),
+# ts_cpu_nodonate with the host's donation off (LTC_DONATE=0); the in-tree
 # backend runs on CUDA with LTC_TS_CUDA=1.
 BACKENDS = {b.name: b for b in [
     Backend("eager", "cpu", None, {}),
     Backend("in_tree", "lazy", "in_tree", {}),
     Backend("ts_cpu", "lazy", "ts_cpu", {}),
     Backend("ts_cpu_noopt", "lazy", "ts_cpu", {"LTC_TS_OPTIMIZE": "0"}),
+    Backend("ts_cpu_nodonate", "lazy", "ts_cpu", {"LTC_DONATE": "0"}),
     Backend("ref_cpu", "lazy", "ref_cpu", {}),
     Backend("eager_cuda", "cuda", None, {}, cuda=True),
     Backend("in_tree_cuda", "lazy", "in_tree", {"LTC_TS_CUDA": "1"}, cuda=True),
