@@ -1496,8 +1496,9 @@ void CheckDonatedTwiceIsRefused(const Session& s, const std::string& format,
                   error, LTC_ERROR_INVALID_ARGUMENT);
     Expect(results[0] == nullptr && results[1] == nullptr,
            "executable_execute failed but set an entry of out_results");
-    const HostTensor back = ToHost(s, a_buffer.get(), "a buffer whose donation was refused");
-    ExpectHostTensor(*back, kFloat32, kMatrix, FloatBytes(a), "a buffer whose donation was refused");
+    const std::string what = "a buffer whose donation was refused";
+    const HostTensor back = ToHost(s, a_buffer.get(), what);
+    ExpectHostTensor(*back, kFloat32, kMatrix, FloatBytes(a), what);
   }
   a_tensor.ExpectDeletedOnce("once its buffer was destroyed");
 }

@@ -235,7 +235,8 @@ TEST_F(GoodPlugin, DonatedArgumentHoldsNoDataAfterASuccessfulExecute) {
   const PluginError read = CaughtPluginError([&] { client().ToHost(a.get()); });
   EXPECT_EQ(read.code(), LTC_ERROR_FAILED_PRECONDITION);
   EXPECT_THAT(read.message(), HasSubstr("donated"));
-  const PluginError reused = CaughtPluginError([&] { client().Execute(executable, {a.get(), b.get()}); });
+  const PluginError reused =
+      CaughtPluginError([&] { client().Execute(executable, {a.get(), b.get()}); });
   EXPECT_EQ(reused.code(), LTC_ERROR_FAILED_PRECONDITION);
   EXPECT_THAT(reused.message(), HasSubstr("argument 0 holds no data: it was donated"));
   EXPECT_EQ(ToHost<float>(b), std::vector<float>{4});

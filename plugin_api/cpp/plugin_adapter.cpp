@@ -542,7 +542,9 @@ LtcError* ExecutableExecute(LtcExecutableExecuteArgs* args) {
              what() + " is on device " + std::to_string(argument.device_ordinal()) +
                  ", the executable on device " + std::to_string(device));
       }
-      if (!handle.has_data()) Fail(LTC_ERROR_FAILED_PRECONDITION, what() + " " + NoDataReason(handle));
+      if (!handle.has_data()) {
+        Fail(LTC_ERROR_FAILED_PRECONDITION, what() + " " + NoDataReason(handle));
+      }
       arguments[i] = &argument;
       donated[i] = donated_flags != nullptr && donated_flags[i];
     }
