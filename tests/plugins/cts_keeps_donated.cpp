@@ -5,6 +5,7 @@
 #include <ltc/graph_format.h>
 #include <ltc/plugin_adapter.h>
 
+#include "execute_two_zero.h"
 #include "ref_client.h"
 
 namespace {
@@ -29,10 +30,7 @@ const ltc::plugin::PluginDescriptor kDescriptor = {
 LtcExecutableExecuteFn adapter_execute;
 
 LtcError* ExecuteIgnoringDonation(LtcExecutableExecuteArgs* args) {
-  if (args == nullptr) return adapter_execute(args);
-  LtcExecutableExecuteArgs without = *args;
-  without.donated_arguments = nullptr;
-  return adapter_execute(&without);
+  return ltc::test::ExecuteReadingTwoZeroFields(adapter_execute, args);
 }
 
 }  // namespace

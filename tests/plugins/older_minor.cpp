@@ -6,9 +6,9 @@
 //     2.1's donated_arguments never reach the adapter, so donated arguments
 //     keep their data.
 #include <cstdlib>
-#include <cstring>
 
 #include "cpu_backend.h"
+#include "execute_two_zero.h"
 
 namespace {
 
@@ -24,13 +24,7 @@ static_assert(offsetof(TableWithTrap, next_slot) == LTC_PLUGIN_API_STRUCT_SIZE_2
 LtcExecutableExecuteFn adapter_execute;
 
 LtcError* ExecuteAsTwoZero(LtcExecutableExecuteArgs* args) {
-  if (args == nullptr || args->struct_size < LTC_EXECUTABLE_EXECUTE_ARGS_STRUCT_SIZE_2_0) {
-    return adapter_execute(args);
-  }
-  LtcExecutableExecuteArgs seen{};
-  std::memcpy(&seen, args, LTC_EXECUTABLE_EXECUTE_ARGS_STRUCT_SIZE_2_0);
-  seen.struct_size = LTC_EXECUTABLE_EXECUTE_ARGS_STRUCT_SIZE_2_0;
-  return adapter_execute(&seen);
+  return ltc::test::ExecuteReadingTwoZeroFields(adapter_execute, args);
 }
 
 }  // namespace
